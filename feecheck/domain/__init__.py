@@ -1,0 +1,1 @@
+"""Pure domain values: money, periods, categories, regions, fee items. No Flask, no database."""

@@ -1,0 +1,97 @@
+"""Enumerations of the contract (spec §1–§2) with their Chinese names."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class LabelledEnum(StrEnum):
+    """A string enum whose members carry a Chinese label; parse() accepts code or label."""
+
+    label_zh: str
+
+    def __new__(cls, value: str, label_zh: str) -> LabelledEnum:
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.label_zh = label_zh
+        return member
+
+    @classmethod
+    def parse(cls, text: str) -> LabelledEnum:
+        cleaned = text.strip()
+        for member in cls:
+            if cleaned.lower() == member.value or cleaned == member.label_zh:
+                return member
+        codes = ", ".join(f"{m.value} {m.label_zh}" for m in cls)
+        raise ValueError(f"unknown value {text!r}; expected one of: {codes}")
+
+    @classmethod
+    def values(cls) -> list[str]:
+        return [m.value for m in cls]
+
+
+class Category(LabelledEnum):
+    PUBLIC = "public", "公办"
+    INCLUSIVE_PRIVATE = "inclusive_private", "普惠性民办"
+    NONPROFIT_PRIVATE = "nonprofit_private", "非营利性民办"
+    FORPROFIT_PRIVATE = "forprofit_private", "营利性民办"
+
+
+class FeeUnit(LabelledEnum):
+    MONTH = "month", "月"
+    SEMESTER = "semester", "学期"
+    DAY = "day", "天"
+
+
+class FundingSource(LabelledEnum):
+    PER_CHILD_APPROPRIATION = "per_child_appropriation", "生均财政拨款"
+    PER_CHILD_PUBLIC_EXPENSE = "per_child_public_expense", "生均公用经费"
+    INCLUSIVE_SUBSIDY = "inclusive_subsidy", "普惠性民办园补助"
+    FEE_EXEMPTION_COMPENSATION = "fee_exemption_compensation", "免保教费补助"
+    HARDSHIP_AID = "hardship_aid", "资助经费"
+    OTHER = "other", "其他"
+
+
+class Hardship(LabelledEnum):
+    NONE = "none", "无"
+    LOW_INCOME = "low_income", "家庭经济困难"
+    ORPHAN = "orphan", "孤儿"
+    DISABLED = "disabled", "残疾"
+
+
+class Collector(LabelledEnum):
+    KINDERGARTEN = "kindergarten", "园所"
+    PARENT_COMMITTEE = "parent_committee", "家委会"
+    THIRD_PARTY = "third_party", "第三方"
+
+
+class Role(LabelledEnum):
+    INSPECTOR = "inspector", "检查员"
+    SUPERVISOR = "supervisor", "科室负责人"
+    ADMIN = "admin", "管理员"
+
+
+class Severity(LabelledEnum):
+    VIOLATION = "violation", "违规"
+    WARNING = "warning", "提醒"
+    INFO = "info", "信息"
+
+
+class FindingStatus(LabelledEnum):
+    OPEN = "open", "待处理"
+    CONFIRMED = "confirmed", "已确认"
+    DISMISSED = "dismissed", "已排除"
+    RECTIFIED = "rectified", "已整改"
+
+
+_TRUE = {"yes", "true", "1", "是", "y"}
+_FALSE = {"no", "false", "0", "否", "n"}
+
+
+def parse_bool(text: str) -> bool:
+    cleaned = text.strip().lower()
+    if cleaned in _TRUE:
+        return True
+    if cleaned in _FALSE:
+        return False
+    raise ValueError(f"not a yes/no value: {text!r}; expected yes/no/true/false/1/0/是/否/Y/N")

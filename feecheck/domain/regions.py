@@ -1,0 +1,48 @@
+"""Six-digit administrative division codes and the layers they belong to."""
+
+from __future__ import annotations
+
+import re
+
+_CODE = re.compile(r"^\d{6}$")
+
+
+def validate_region_code(code: str) -> str:
+    if not _CODE.match(code or ""):
+        raise ValueError(f"not a 6-digit region code: {code!r}")
+    return code
+
+
+def province_of(code: str) -> str:
+    return code[:2] + "0000"
+
+
+def city_of(code: str) -> str:
+    return code[:4] + "00"
+
+
+def overlay_chain(code: str) -> list[str]:
+    """The overlay codes that apply to a district, broadest first, without repeats."""
+    chain: list[str] = []
+    for layer_code in (province_of(code), city_of(code), code):
+        if layer_code not in chain:
+            chain.append(layer_code)
+    return chain
+
+
+def layer_name(code: str) -> str:
+    if code.endswith("0000"):
+        return "province"
+    if code.endswith("00"):
+        return "city"
+    return "district"
+
+
+def scope_prefix(code: str) -> str:
+    """The prefix every district code inside this region starts with (province 2, city 4 digits)."""
+    return code[: {"province": 2, "city": 4, "district": 6}[layer_name(code)]]
+
+
+def within(district_code: str, region_code: str | None) -> bool:
+    """True when a district lies inside a region; None means the whole country."""
+    return region_code is None or district_code.startswith(scope_prefix(region_code))

@@ -1,0 +1,69 @@
+"""Check runs and the findings they produce."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from feecheck.domain.categories import FindingStatus, Severity
+from feecheck.models.base import Base, enum_check, utcnow
+from feecheck.models.kindergarten import Child, Kindergarten
+
+
+class CheckRun(Base):
+    __tablename__ = "check_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    period_from: Mapped[str] = mapped_column(String(7))
+    period_to: Mapped[str] = mapped_column(String(7))
+    region_code: Mapped[str | None] = mapped_column(String(6))
+    kindergarten_code: Mapped[str | None] = mapped_column(String(32))
+    as_of: Mapped[str | None] = mapped_column(String(10))
+    ruleset_hash: Mapped[str] = mapped_column(String(64))
+    findings_count: Mapped[int] = mapped_column(default=0)
+
+
+class Finding(Base):
+    """One rule outcome about a kindergarten (and child) in a period.
+
+    `fingerprint` is the finding's identity across re-runs (rule, period, kindergarten, child and
+    the evidence keys), so the workflow status survives a re-check.
+    """
+
+    __tablename__ = "findings"
+    __table_args__ = (
+        enum_check("severity", Severity),
+        enum_check("status", FindingStatus),
+        Index("ix_findings_scope", "period", "kindergarten_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
+    rule_id: Mapped[str] = mapped_column(String(64), index=True)
+    severity: Mapped[str] = mapped_column(String(16))
+    period: Mapped[str] = mapped_column(String(7))
+    kindergarten_id: Mapped[int] = mapped_column(ForeignKey("kindergartens.id"))
+    child_id: Mapped[int | None] = mapped_column(ForeignKey("children.id"))
+    citation: Mapped[str] = mapped_column(Text)
+    message_zh: Mapped[str] = mapped_column(Text)
+    message_en: Mapped[str] = mapped_column(Text)
+    evidence: Mapped[dict[str, Any]]
+    parameters: Mapped[dict[str, Any]]
+    explanation: Mapped[list[Any]]
+    amount_due: Mapped[Decimal | None]
+    ruleset_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default=FindingStatus.OPEN.value)
+    status_note: Mapped[str | None] = mapped_column(Text)
+    first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    check_run_id: Mapped[int | None] = mapped_column(ForeignKey("check_runs.id"))
+
+    kindergarten: Mapped[Kindergarten] = relationship()
+    child: Mapped[Child | None] = relationship()
