@@ -1,4 +1,4 @@
-"""The `feecheck` console script: a Flask CLI group, so `flask --app feecheck ...` works too."""
+"""Setting up: init, demo, user add, quickstart."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from pathlib import Path
 
 import click
 from flask import Flask, current_app
-from flask.cli import FlaskGroup
+from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import func, select
 from werkzeug.serving import run_simple
 
-from feecheck import create_app
+from feecheck.cli.common import fail as _fail
 from feecheck.config import ensure_instance_secret
 from feecheck.domain.categories import Role
 from feecheck.engine.taxonomy import load_taxonomy
@@ -25,31 +25,21 @@ from feecheck.services.records import Actor
 from feecheck.services.users import UserError, create_user
 
 
-def _fail(message: str, code: int = 2) -> None:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(code)
-
-
 def _bind(app: Flask):  # type: ignore[no-untyped-def]
     """The engine (or, in tests, the connection) migrations run on."""
     return db.engine(app) or app.config["DATABASE_BIND"]
 
 
-@click.group(
-    cls=FlaskGroup, create_app=create_app, add_version_option=False, add_default_commands=True
-)
-def main() -> None:
-    """feecheck: kindergarten fee compliance checker."""
-
-
-@main.command("init")
+@click.command("init")
+@with_appcontext
 def init_command() -> None:
     """Create or upgrade the schema to the newest migration."""
     schema.upgrade(_bind(current_app))
     click.echo(f"database at revision {schema.head_revision()}")
 
 
-@main.command("demo")
+@click.command("demo")
+@with_appcontext
 @click.option("--seed", default=2025, show_default=True, help="Random seed; same seed, same data.")
 def demo_command(seed: int) -> None:
     """Fill an empty database with realistic demo data (every rule id has a seeded case)."""
@@ -65,7 +55,7 @@ def demo_command(seed: int) -> None:
     click.echo(f"demo data written in {time.perf_counter() - started:.1f} s: {summary}")
 
 
-@main.group("user")
+@click.group("user", cls=AppGroup)
 def user_group() -> None:
     """Manage users."""
 
@@ -91,7 +81,8 @@ def user_add_command(name: str, role: str, region_code: str | None, password_std
     click.echo(f"user {name} created ({role}, {scope})")
 
 
-@main.command("quickstart")
+@click.command("quickstart")
+@with_appcontext
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True)
 @click.option("--no-serve", is_flag=True, help="Set up only; do not start the web server.")
@@ -140,5 +131,4 @@ def _demo_logins(app: Flask) -> list[str]:
     return lines
 
 
-if __name__ == "__main__":  # pragma: no cover
-    main()
+COMMANDS = [init_command, demo_command, user_group, quickstart_command]
