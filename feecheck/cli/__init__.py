@@ -9,7 +9,7 @@ import click
 from flask.cli import FlaskGroup
 
 from feecheck import create_app
-from feecheck.cli import setup
+from feecheck.cli import check, imports, setup
 
 
 @click.group(cls=FlaskGroup, create_app=create_app, add_version_option=False)
@@ -17,6 +17,6 @@ def main() -> None:
     """feecheck: kindergarten fee compliance checker."""
 
 
-for module in (setup,):
+for module in (setup, imports, check):
     for command in module.COMMANDS:
         main.add_command(command)

@@ -1,0 +1,7 @@
+"""`feecheck check`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+COMMANDS: list[Any] = []

@@ -1,0 +1,7 @@
+"""`feecheck imports`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+COMMANDS: list[Any] = []
