@@ -238,7 +238,7 @@ CLEAN_KINDERGARTENS = [plan.code for plan in PLANS if not plan.violations]
 
 # Per-child annual funding rates used for public and inclusive kindergartens (yuan per year).
 PUBLIC_EXPENSE_RATE = Decimal("1500")
-INCLUSIVE_SUBSIDY_RATE = Decimal("13200")  # above Beijing's 12,000 (rules/regions/110000.yaml)
+INCLUSIVE_SUBSIDY_RATE = Decimal("13200")  # above the Beijing standard (rules/regions/110000.yaml)
 
 
 @dataclass
@@ -688,7 +688,7 @@ def _seed_violations(data: DemoData, plan: KindergartenPlan, children: list[Demo
                 "保教费",
                 plan.care_fee * 5,
                 *AUTUMN,
-                date(2025, 8, 28),
+                date(2025, 9, 2),
                 replace_months=(AUTUMN, "保教费"),
             )
     if "FEE-DISCLOSURE" in plan.violations:

@@ -1,0 +1,143 @@
+"""Plain facts the evaluators work on, one bundle per kindergarten. No database here."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from functools import cached_property
+
+from feecheck.domain.periods import Period, overlap_days
+
+
+@dataclass(frozen=True, slots=True)
+class ChildFact:
+    id: int
+    ref: str
+    birth_date: date | None
+    final_year: bool | None
+    enrolled_on: date
+    left_on: date | None
+    boarding: bool
+    hardship: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChargeFact:
+    id: int
+    receipt_no: str
+    child_id: int
+    fee_item: str
+    item_category: str
+    amount: Decimal
+    period_start: date
+    period_end: date
+    paid_on: date
+    account: str
+    collector: str
+
+
+@dataclass(frozen=True, slots=True)
+class StandardFact:
+    id: int
+    fee_item: str
+    item_category: str
+    amount: Decimal
+    unit: str
+    effective_from: date
+    effective_to: date | None
+
+    def in_effect(self, day: date) -> bool:
+        return self.effective_from <= day and (
+            self.effective_to is None or day <= self.effective_to
+        )
+
+    @property
+    def key(self) -> str:
+        return f"{self.fee_item}@{self.effective_from.isoformat()}"
+
+
+@dataclass(frozen=True, slots=True)
+class FundingFact:
+    reference: str
+    source: str
+    amount: Decimal
+    period_start: date
+    period_end: date
+    received_on: date
+
+
+@dataclass(frozen=True, slots=True)
+class RefundFact:
+    charge_id: int
+    refund_no: str
+    amount: Decimal
+    refunded_on: date
+
+
+@dataclass(frozen=True, slots=True)
+class AbsenceFact:
+    child_id: int
+    month: str
+    days_absent: int
+    days_open: int
+
+
+@dataclass(frozen=True, slots=True)
+class InspectionFact:
+    inspected_on: date
+    inspector: str
+    fees_disclosed: bool
+
+
+@dataclass
+class KindergartenFacts:
+    id: int
+    code: str
+    name: str
+    region_code: str
+    category: str
+    boarding: bool
+    accounts: frozenset[str]
+    children: dict[int, ChildFact] = field(default_factory=dict)
+    charges: list[ChargeFact] = field(default_factory=list)
+    standards: list[StandardFact] = field(default_factory=list)
+    funding: list[FundingFact] = field(default_factory=list)
+    refunds: dict[int, list[RefundFact]] = field(default_factory=dict)
+    absences: dict[tuple[int, str], AbsenceFact] = field(default_factory=dict)
+    inspections: list[InspectionFact] = field(default_factory=list)
+
+    @cached_property
+    def _charges_by_paid_month(self) -> dict[Period, list[ChargeFact]]:
+        index: dict[Period, list[ChargeFact]] = defaultdict(list)
+        for charge in self.charges:
+            index[Period.of(charge.paid_on)].append(charge)
+        return index
+
+    def charges_paid_in(self, period: Period) -> list[ChargeFact]:
+        return self._charges_by_paid_month.get(period, [])
+
+    def standard_for(self, item_category: str, day: date) -> StandardFact | None:
+        """The standard of that item in effect on a day: the latest to take effect wins."""
+        candidates = [
+            s for s in self.standards if s.item_category == item_category and s.in_effect(day)
+        ]
+        return max(candidates, key=lambda s: (s.effective_from, s.amount), default=None)
+
+    def refunded(self, charge_id: int, by: date) -> tuple[Decimal, list[str]]:
+        refunds = [r for r in self.refunds.get(charge_id, []) if r.refunded_on <= by]
+        return sum((r.amount for r in refunds), Decimal(0)), [r.refund_no for r in refunds]
+
+    def enrolment(self, period: Period) -> Decimal:
+        """Average daily enrolment in a month (fee-rules.md §3)."""
+        child_days = 0
+        for child in self.children.values():
+            last = (child.left_on - timedelta(days=1)) if child.left_on else period.last_day
+            child_days += overlap_days(child.enrolled_on, last, period.first_day, period.last_day)
+        return Decimal(child_days) / period.days
+
+
+@dataclass
+class Facts:
+    kindergartens: list[KindergartenFacts]

@@ -1,0 +1,76 @@
+"""Parameter values for one district on one date: national, then province, city, district."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from feecheck.domain.periods import SemesterCalendar
+from feecheck.domain.regions import overlay_chain
+from feecheck.engine.specs import DatedValue, Ruleset
+
+
+class ParameterResolver:
+    """Resolves parameters for a district code; the deepest layer with a value in force wins."""
+
+    def __init__(self, ruleset: Ruleset, region_code: str) -> None:
+        self.ruleset = ruleset
+        self.region_code = region_code
+        self._chain = [
+            ruleset.overlays[c] for c in overlay_chain(region_code) if c in ruleset.overlays
+        ]
+
+    def resolve(self, name: str, on: date) -> DatedValue | None:
+        for overlay in reversed(self._chain):
+            for value in overlay.values.get(name, ()):
+                if value.in_force(on):
+                    return value
+        for value in self.ruleset.params[name].values:
+            if value.in_force(on):
+                return value
+        return None
+
+    def on(self, day: date) -> Params:
+        return Params(self, day)
+
+
+@dataclass
+class Params:
+    """Parameter access on one date that records what it read (for the finding's trace)."""
+
+    resolver: ParameterResolver
+    day: date
+    used: dict[str, DatedValue] = field(default_factory=dict)
+
+    def get(self, name: str) -> Any:
+        value = self.resolver.resolve(name, self.day)
+        if value is None:
+            return None
+        self.used[name] = value
+        return value.value
+
+    def has(self, name: str) -> bool:
+        return self.resolver.resolve(name, self.day) is not None
+
+    def decimal(self, name: str) -> Decimal | None:
+        value = self.get(name)
+        return None if value is None else Decimal(value)
+
+    def calendar(self) -> SemesterCalendar:
+        spec = self.get("semester_calendar") or {}
+        return SemesterCalendar(
+            _month_day(spec.get("autumn_start", "09-01")),
+            _month_day(spec.get("spring_start", "02-01")),
+        )
+
+    def region_listed(self, name: str) -> bool:
+        """True when the district, its city or its province is in a list parameter."""
+        listed = set(self.get(name) or ())
+        return bool(listed & set(overlay_chain(self.resolver.region_code)))
+
+
+def _month_day(text: str) -> tuple[int, int]:
+    month, day = str(text).split("-")
+    return int(month), int(day)
