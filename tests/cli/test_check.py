@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 
 import pytest
 from flask.testing import FlaskCliRunner
@@ -11,24 +12,14 @@ from feecheck.services.demo import SEEDED_CASES
 
 @pytest.fixture
 def demo(runner: FlaskCliRunner) -> FlaskCliRunner:
-    assert runner.invoke(main, ["demo"]).exit_code == 0
+    assert runner.invoke(main, shlex.split("demo")).exit_code == 0
     return runner
 
 
 def test_json_output_follows_the_contract(demo: FlaskCliRunner) -> None:
     result = demo.invoke(
         main,
-        [
-            "check",
-            "--period",
-            "2025-09",
-            "--to",
-            "2026-08",
-            "--format",
-            "json",
-            "--as-of",
-            "2026-11-23",
-        ],
+        shlex.split("check --period 2025-09 --to 2026-08 --format json --as-of 2026-11-23"),
     )
     assert result.exit_code == 3, result.output
     document = json.loads(result.output)
@@ -56,17 +47,9 @@ def test_json_output_follows_the_contract(demo: FlaskCliRunner) -> None:
 def test_clean_kindergarten_exits_zero_and_text_has_totals(demo: FlaskCliRunner) -> None:
     result = demo.invoke(
         main,
-        [
-            "check",
-            "--period",
-            "2025-09",
-            "--to",
-            "2026-08",
-            "--kindergarten",
-            "K110108001",
-            "--as-of",
-            "2026-11-23",
-        ],
+        shlex.split(
+            "check --period 2025-09 --to 2026-08 --kindergarten K110108001 --as-of 2026-11-23"
+        ),
     )
     assert result.exit_code == 0, result.output
     assert "0 violation, 0 warning, 0 info in 0 kindergartens" in result.output
@@ -90,19 +73,19 @@ def test_explain_shows_the_chain(demo: FlaskCliRunner) -> None:
 
 
 def test_bad_arguments_exit_two(demo: FlaskCliRunner) -> None:
-    assert demo.invoke(main, ["check", "--period", "2025-13"]).exit_code == 2
-    result = demo.invoke(main, ["check", "--period", "2025-09", "--kindergarten", "K404"])
+    assert demo.invoke(main, shlex.split("check --period 2025-13")).exit_code == 2
+    result = demo.invoke(main, shlex.split("check --period 2025-09 --kindergarten K404"))
     assert result.exit_code == 2 and "unknown kindergarten K404" in result.output
 
 
 def test_rules_commands(runner: FlaskCliRunner) -> None:
-    lint = runner.invoke(main, ["rules", "lint"])
+    lint = runner.invoke(main, shlex.split("rules lint"))
     assert lint.exit_code == 0 and "21 rules" in lint.output
-    listing = runner.invoke(main, ["rules", "list", "--region", "370102", "--on", "2026-03-01"])
+    listing = runner.invoke(main, shlex.split("rules list --region 370102 --on 2026-03-01"))
     assert listing.exit_code == 0
     assert "inclusive_cap_ratio = 1.20  ← city rules/regions/370100.yaml" in listing.output
-    shanghai = runner.invoke(main, ["rules", "list", "--region", "420102", "--on", "2026-03-01"])
+    shanghai = runner.invoke(main, shlex.split("rules list --region 420102 --on 2026-03-01"))
     assert "INCLUSIVE-SUBSIDY" in shanghai.output and "skipped here" in shanghai.output
-    cases = runner.invoke(main, ["rules", "test"])
+    cases = runner.invoke(main, shlex.split("rules test"))
     assert cases.exit_code == 0, cases.output
     assert " passed, 0 failed" in cases.output
