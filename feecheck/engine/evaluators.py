@@ -504,13 +504,9 @@ def refund_on_withdrawal(ctx: Context) -> Iterator[Outcome]:
     due_days = params.get("refund_due_days")
     formula = params.get("refund_formula")
     categories = set(params.get("refund_categories"))
-    for charge in ctx.kg.charges:
+    for charge in ctx.kg.charges_covering_withdrawal:
         child = ctx.child(charge)
-        if (
-            child.left_on is None
-            or charge.item_category not in categories
-            or not charge.period_start <= child.left_on <= charge.period_end
-        ):
+        if charge.item_category not in categories or child.left_on is None:
             continue
         due_by = child.left_on + timedelta(days=due_days)
         if not ctx.period.contains(due_by) or due_by > ctx.as_of:
@@ -546,10 +542,8 @@ def meal_settlement(ctx: Context) -> Iterator[Outcome]:
         return
     min_days = params.get("meal_refund_min_consecutive_days")
     first_day_excluded = params.get("meal_refund_first_day_excluded")
-    for charge in ctx.kg.charges:
-        if charge.item_category != "meals" or not overlap_days(
-            charge.period_start, charge.period_end, previous.first_day, previous.last_day
-        ):
+    for charge in ctx.kg.charges_covering(previous):
+        if charge.item_category != "meals":
             continue
         absence = ctx.kg.absences.get((charge.child_id, str(previous)))
         if absence is None or absence.days_absent <= 0:

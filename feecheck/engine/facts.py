@@ -118,6 +118,28 @@ class KindergartenFacts:
     def charges_paid_in(self, period: Period) -> list[ChargeFact]:
         return self._charges_by_paid_month.get(period, [])
 
+    @cached_property
+    def _charges_by_covered_month(self) -> dict[Period, list[ChargeFact]]:
+        index: dict[Period, list[ChargeFact]] = defaultdict(list)
+        for charge in self.charges:
+            for period in Period.of(charge.period_start).until(Period.of(charge.period_end)):
+                index[period].append(charge)
+        return index
+
+    def charges_covering(self, period: Period) -> list[ChargeFact]:
+        """Charges whose billing period overlaps the month."""
+        return self._charges_by_covered_month.get(period, [])
+
+    @cached_property
+    def charges_covering_withdrawal(self) -> list[ChargeFact]:
+        """Charges whose billing period contains the day their child left."""
+        return [
+            c
+            for c in self.charges
+            if (left_on := self.children[c.child_id].left_on) is not None
+            and c.period_start <= left_on <= c.period_end
+        ]
+
     def standard_for(self, item_category: str, day: date) -> StandardFact | None:
         """The standard of that item in effect on a day: the latest to take effect wins."""
         candidates = [

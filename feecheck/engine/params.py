@@ -21,8 +21,15 @@ class ParameterResolver:
         self._chain = [
             ruleset.overlays[c] for c in overlay_chain(region_code) if c in ruleset.overlays
         ]
+        self._cache: dict[tuple[str, date], DatedValue | None] = {}
 
     def resolve(self, name: str, on: date) -> DatedValue | None:
+        key = (name, on)
+        if key not in self._cache:
+            self._cache[key] = self._resolve(name, on)
+        return self._cache[key]
+
+    def _resolve(self, name: str, on: date) -> DatedValue | None:
         for overlay in reversed(self._chain):
             for value in overlay.values.get(name, ()):
                 if value.in_force(on):

@@ -39,8 +39,9 @@ def run_rules(
 ) -> list[FindingResult]:
     rules = [r for r in ruleset.rules.values() if rule_ids is None or r.id in rule_ids]
     results: list[FindingResult] = []
+    resolvers: dict[str, ParameterResolver] = {}  # one per district, so its cache is shared
     for kg in kindergartens:
-        resolver = ParameterResolver(ruleset, kg.region_code)
+        resolver = resolvers.setdefault(kg.region_code, ParameterResolver(ruleset, kg.region_code))
         for period in periods:
             if period.first_day > as_of:
                 continue
