@@ -6,9 +6,13 @@ typed records here, and write them through services.records.upsert_records.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
 from feecheck.domain.categories import (
@@ -17,9 +21,10 @@ from feecheck.domain.categories import (
     FeeUnit,
     FundingSource,
     Hardship,
+    LabelledEnum,
     parse_bool,
 )
-from feecheck.domain.money import parse_amount
+from feecheck.domain.money import CENT, parse_amount
 from feecheck.domain.periods import Period, parse_date
 from feecheck.domain.regions import validate_region_code
 from feecheck.models import (
@@ -35,63 +40,148 @@ from feecheck.models import (
 )
 
 
+class Invalid(ValueError):
+    """A cell or row that cannot be accepted, with the reason in English and Chinese."""
+
+    def __init__(self, en: str, zh: str) -> None:
+        super().__init__(en)
+        self.en = en
+        self.zh = zh
+
+
 def _text(limit: int) -> Callable[[str], str]:
     def parse(cell: str) -> str:
         value = cell.strip()
         if len(value) > limit:
-            raise ValueError(f"longer than {limit} characters")
+            raise Invalid(f"longer than {limit} characters", f"超过 {limit} 个字符")
         return value
 
     return parse
 
 
-def _non_negative_amount(cell: str) -> Any:
-    value = parse_amount(cell)
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
+_PLAIN_AMOUNT = re.compile(r"\d{1,10}(?:\.\d{1,2})?\Z")
+
+
+def _date(cell: str) -> date:
+    if _ISO_DATE.match(cell):  # the common case, without NFKC and the general pattern
+        try:
+            return date.fromisoformat(cell)
+        except ValueError:
+            pass
+    try:
+        return parse_date(cell)
+    except ValueError as exc:
+        raise Invalid(
+            f"not a date: {cell!r} (YYYY-MM-DD, YYYY/MM/DD, YYYY.MM.DD or YYYY年MM月DD日)",
+            f"不是有效日期：{cell}（可写 YYYY-MM-DD、YYYY/MM/DD、YYYY.MM.DD 或 YYYY年MM月DD日）",
+        ) from exc
+
+
+def _amount(cell: str) -> Decimal:
+    if _PLAIN_AMOUNT.match(cell):
+        return Decimal(cell).quantize(CENT)
+    try:
+        return parse_amount(cell)
+    except ValueError as exc:
+        raise Invalid(
+            f"not an amount in yuan with at most two decimals: {cell!r}",
+            f"不是有效金额（元，最多两位小数）：{cell}",
+        ) from exc
+
+
+def _non_negative_amount(cell: str) -> Decimal:
+    value = _amount(cell)
     if value < 0:
-        raise ValueError(f"amount must not be negative: {cell.strip()}")
+        raise Invalid(f"amount must not be negative: {cell}", f"金额不能为负数：{cell}")
     return value
 
 
-def _positive_amount(cell: str) -> Any:
-    value = parse_amount(cell)
+def _positive_amount(cell: str) -> Decimal:
+    value = _amount(cell)
     if value <= 0:
-        raise ValueError(f"amount must be greater than 0: {cell.strip()}")
+        raise Invalid(f"amount must be greater than 0: {cell}", f"金额必须大于 0：{cell}")
     return value
 
 
 def _count(limit: int) -> Callable[[str], int]:
     def parse(cell: str) -> int:
-        text = cell.strip()
-        if not text.isdigit():
-            raise ValueError(f"not a whole number: {cell!r}")
+        text = unicodedata.normalize("NFKC", cell).strip()
+        if not (text.isascii() and text.isdigit()):
+            raise Invalid(f"not a whole number: {cell!r}", f"不是非负整数：{cell}")
         value = int(text)
         if value > limit:
-            raise ValueError(f"more than {limit}: {value}")
+            raise Invalid(f"more than {limit}: {value}", f"超过 {limit}：{value}")
         return value
 
     return parse
 
 
 def _month(cell: str) -> str:
-    text = cell.strip().replace("/", "-").replace(".", "-").replace("年", "-").rstrip("月")
+    text = unicodedata.normalize("NFKC", cell).strip()
+    text = text.replace("/", "-").replace(".", "-").replace("年", "-").removesuffix("月")
     year, _, month = text.partition("-")
-    return str(Period.parse(f"{year}-{int(month):02d}" if month.isdigit() else text))
+    try:
+        if not (month.isascii() and month.isdigit()):
+            raise ValueError(text)
+        return str(Period.parse(f"{year}-{int(month):02d}"))
+    except ValueError as exc:
+        raise Invalid(
+            f"not a month YYYY-MM: {cell!r}", f"不是有效月份（YYYY-MM 或 YYYY年M月）：{cell}"
+        ) from exc
 
 
 def _accounts(cell: str) -> list[str]:
     accounts = [part.strip() for part in cell.replace("；", ";").split(";") if part.strip()]
     for account in accounts:
         if len(account) > 64:
-            raise ValueError(f"account longer than 64 characters: {account}")
+            raise Invalid(
+                f"account longer than 64 characters: {account}", f"账户超过 64 个字符：{account}"
+            )
     return accounts
 
 
 def _region(cell: str) -> str:
-    return validate_region_code(cell.strip())
+    text = unicodedata.normalize("NFKC", cell).strip()
+    try:
+        return validate_region_code(text)
+    except ValueError as exc:
+        raise Invalid(
+            f"not a 6-digit region code: {cell!r}", f"不是 6 位行政区划代码：{cell}"
+        ) from exc
 
 
-def _enum(enum: Any) -> Callable[[str], str]:
-    return lambda cell: str(enum.parse(cell).value)
+_BOOLS = {"是": True, "否": False, "1": True, "0": False, "Y": True, "N": False}
+
+
+def _bool(cell: str) -> bool:
+    if cell in _BOOLS:
+        return _BOOLS[cell]
+    try:
+        return parse_bool(unicodedata.normalize("NFKC", cell))
+    except ValueError as exc:
+        raise Invalid(
+            f"not a yes/no value: {cell!r} (yes/no/true/false/1/0/是/否/Y/N)",
+            f"不是“是/否”值：{cell}（可写 是/否/Y/N/1/0/yes/no/true/false）",
+        ) from exc
+
+
+def _enum(enum: type[LabelledEnum]) -> Callable[[str], str]:
+    expected = "、".join(f"{m.value} {m.label_zh}" for m in enum)
+    known = {m.value: m.value for m in enum} | {m.label_zh: m.value for m in enum}
+
+    def parse(cell: str) -> str:
+        if cell in known:  # the exact code or Chinese name: no normalising needed
+            return known[cell]
+        try:
+            return str(enum.parse(unicodedata.normalize("NFKC", cell)).value)
+        except ValueError as exc:
+            raise Invalid(
+                f"unknown value {cell!r}; expected one of: {expected}",
+                f"无法识别的取值：{cell}；可选：{expected}",
+            ) from exc
+
+    return parse
 
 
 @dataclass(frozen=True)
@@ -111,7 +201,12 @@ class RecordType:
     model: type[Base]
     fields: tuple[Field, ...]
     key: tuple[str, ...]
-    row_checks: tuple[Callable[[Mapping[str, Any]], tuple[str, str] | None], ...] = ()
+    row_checks: tuple[RowCheck, ...] = ()
+
+    @cached_property
+    def plan(self) -> tuple[tuple[str, Callable[[str], Any], bool], ...]:
+        """(name, parser, required) per field: what parse_cells loops over, row after row."""
+        return tuple((f.name, f.parse, f.required) for f in self.fields)
 
     @property
     def required(self) -> list[str]:
@@ -124,28 +219,54 @@ class RecordType:
         """Normalised header text (English or Chinese) -> field name."""
         mapping: dict[str, str] = {}
         for f in self.fields:
-            mapping[f.name.lower()] = f.name
-            mapping[f.zh] = f.name
+            mapping[normalise_header(f.name)] = f.name
+            mapping[normalise_header(f.zh)] = f.name
         return mapping
 
 
-def _period_order(start: str, end: str) -> Callable[[Mapping[str, Any]], tuple[str, str] | None]:
-    def check(record: Mapping[str, Any]) -> tuple[str, str] | None:
+def normalise_header(text: str) -> str:
+    """Header cells compare after NFKC (full-width to ASCII), trimming and lower-casing."""
+    return unicodedata.normalize("NFKC", text).strip().lower()
+
+
+RowCheck = Callable[[Mapping[str, Any]], "CellError | None"]
+
+
+def _period_order(start: str, end: str) -> RowCheck:
+    def check(record: Mapping[str, Any]) -> CellError | None:
         first, last = record.get(start), record.get(end)
         if isinstance(first, date) and isinstance(last, date) and first > last:
-            return end, f"{end} {last} is before {start} {first}"
+            return CellError(
+                end,
+                f"{end} {last} is before {start} {first}",
+                f"{_ZH_NAMES.get(end, end)} {last} 早于 {_ZH_NAMES.get(start, start)} {first}",
+            )
         return None
 
     return check
 
 
-def _absence_days(record: Mapping[str, Any]) -> tuple[str, str] | None:
+def _absence_days(record: Mapping[str, Any]) -> CellError | None:
     absent, open_days = record.get("days_absent"), record.get("days_open")
     if isinstance(absent, int) and isinstance(open_days, int) and absent > open_days:
-        return "days_absent", f"days_absent {absent} is more than days_open {open_days}"
+        return CellError(
+            "days_absent",
+            f"days_absent {absent} is more than days_open {open_days}",
+            f"缺勤天数 {absent} 多于开园天数 {open_days}",
+        )
     if open_days == 0:
-        return "days_open", "days_open must be at least 1"
+        return CellError("days_open", "days_open must be at least 1", "开园天数至少为 1")
     return None
+
+
+_ZH_NAMES = {
+    "left_on": "离园日期",
+    "enrolled_on": "入园日期",
+    "effective_from": "执行起始日期",
+    "effective_to": "执行截止日期",
+    "period_start": "期间起",
+    "period_end": "期间止",
+}
 
 
 KG_CODE = Field("kindergarten_code", "园所代码", _text(32), True)
@@ -164,7 +285,7 @@ RECORD_TYPES: dict[str, RecordType] = {
                 Field("region_code", "行政区划代码", _region, True),
                 Field("category", "办园性质", _enum(Category), True),
                 Field("filed_accounts", "备案收费账户", _accounts),
-                Field("boarding", "是否寄宿", parse_bool),
+                Field("boarding", "是否寄宿", _bool),
                 Field("capacity", "核定学位数", _count(100000)),
             ),
             key=("code",),
@@ -177,11 +298,11 @@ RECORD_TYPES: dict[str, RecordType] = {
                 KG_CODE,
                 CHILD_REF,
                 Field("name", "幼儿姓名", _text(100)),
-                Field("birth_date", "出生日期", parse_date),
-                Field("final_year", "学前一年", parse_bool),
-                Field("enrolled_on", "入园日期", parse_date, True),
-                Field("left_on", "离园日期", parse_date),
-                Field("boarding", "是否寄宿", parse_bool),
+                Field("birth_date", "出生日期", _date),
+                Field("final_year", "学前一年", _bool),
+                Field("enrolled_on", "入园日期", _date, True),
+                Field("left_on", "离园日期", _date),
+                Field("boarding", "是否寄宿", _bool),
                 Field("hardship", "资助类别", _enum(Hardship)),
             ),
             key=("kindergarten_code", "child_ref"),
@@ -196,8 +317,8 @@ RECORD_TYPES: dict[str, RecordType] = {
                 Field("fee_item", "收费项目", _text(100), True),
                 Field("amount", "标准金额", _non_negative_amount, True),
                 Field("unit", "计费单位", _enum(FeeUnit), True),
-                Field("effective_from", "执行起始日期", parse_date, True),
-                Field("effective_to", "执行截止日期", parse_date),
+                Field("effective_from", "执行起始日期", _date, True),
+                Field("effective_to", "执行截止日期", _date),
                 Field("approval_ref", "批准文号", _text(200)),
             ),
             key=("kindergarten_code", "fee_item", "effective_from"),
@@ -213,9 +334,9 @@ RECORD_TYPES: dict[str, RecordType] = {
                 CHILD_REF,
                 Field("fee_item", "收费项目", _text(100), True),
                 Field("amount", "金额", _non_negative_amount, True),
-                Field("period_start", "收费期间起", parse_date, True),
-                Field("period_end", "收费期间止", parse_date, True),
-                Field("paid_on", "缴费日期", parse_date, True),
+                Field("period_start", "收费期间起", _date, True),
+                Field("period_end", "收费期间止", _date, True),
+                Field("paid_on", "缴费日期", _date, True),
                 Field("account", "收款账户", _text(64), True),
                 Field("collector", "收费主体", _enum(Collector)),
             ),
@@ -231,9 +352,9 @@ RECORD_TYPES: dict[str, RecordType] = {
                 KG_CODE,
                 Field("source", "经费来源", _enum(FundingSource), True),
                 Field("amount", "金额", _non_negative_amount, True),
-                Field("period_start", "覆盖期间起", parse_date, True),
-                Field("period_end", "覆盖期间止", parse_date, True),
-                Field("received_on", "到账日期", parse_date, True),
+                Field("period_start", "覆盖期间起", _date, True),
+                Field("period_end", "覆盖期间止", _date, True),
+                Field("received_on", "到账日期", _date, True),
             ),
             key=("kindergarten_code", "reference"),
             row_checks=(_period_order("period_start", "period_end"),),
@@ -247,7 +368,7 @@ RECORD_TYPES: dict[str, RecordType] = {
                 Field("receipt_no", "原票据号", _text(64), True),
                 Field("refund_no", "退费单号", _text(64), True),
                 Field("amount", "退费金额", _positive_amount, True),
-                Field("refunded_on", "退费日期", parse_date, True),
+                Field("refunded_on", "退费日期", _date, True),
                 Field("reason", "退费原因", _text(200)),
             ),
             key=("kindergarten_code", "refund_no"),
@@ -272,9 +393,9 @@ RECORD_TYPES: dict[str, RecordType] = {
             Inspection,
             (
                 KG_CODE,
-                Field("inspected_on", "检查日期", parse_date, True),
+                Field("inspected_on", "检查日期", _date, True),
                 Field("inspector", "检查人", _text(100), True),
-                Field("fees_disclosed", "收费公示", parse_bool, True),
+                Field("fees_disclosed", "收费公示", _bool, True),
                 Field("notes", "备注", _text(2000)),
             ),
             key=("kindergarten_code", "inspected_on"),
@@ -286,7 +407,16 @@ RECORD_TYPES: dict[str, RecordType] = {
 @dataclass(frozen=True)
 class CellError:
     column: str
-    reason: str
+    reason: str  # English
+    reason_zh: str = ""
+
+    @property
+    def text(self) -> str:
+        """Both languages, Chinese first: what the CLI prints and the error report holds."""
+        return f"{self.reason_zh} / {self.reason}" if self.reason_zh else self.reason
+
+
+REQUIRED_MISSING = ("required value is missing", "缺少必填值")
 
 
 def parse_cells(
@@ -295,19 +425,23 @@ def parse_cells(
     """Text cells (by field name) -> a typed record, or the errors that stop it."""
     record: dict[str, Any] = {}
     errors: list[CellError] = []
-    for f in record_type.fields:
-        cell = (cells.get(f.name) or "").strip()
+    for name, parse, required in record_type.plan:
+        cell = cells.get(name)
+        if cell:
+            cell = cell.strip()
         if not cell:
-            if f.required:
-                errors.append(CellError(f.name, "required value is missing"))
+            if required:
+                errors.append(CellError(name, *REQUIRED_MISSING))
             continue
         try:
-            record[f.name] = f.parse(cell)
+            record[name] = parse(cell)
+        except Invalid as exc:
+            errors.append(CellError(name, exc.en, exc.zh))
         except ValueError as exc:
-            errors.append(CellError(f.name, str(exc)))
+            errors.append(CellError(name, str(exc), "取值无效"))
     if not errors:
         for check in record_type.row_checks:
             problem = check(record)
             if problem:
-                errors.append(CellError(*problem))
+                errors.append(problem)
     return record, errors
