@@ -29,11 +29,14 @@ class ImportBatch(Base):
     status: Mapped[str] = mapped_column(String(16), default="pending")
     atomic: Mapped[bool] = mapped_column(default=False)
     rows_total: Mapped[int] = mapped_column(default=0)
+    rows_done: Mapped[int] = mapped_column(default=0, server_default="0")  # progress
     created: Mapped[int] = mapped_column(default=0)
     updated: Mapped[int] = mapped_column(default=0)
     unchanged: Mapped[int] = mapped_column(default=0)
     rejected: Mapped[int] = mapped_column(default=0)
     errors: Mapped[list[Any]] = mapped_column(default=list)
+    warnings: Mapped[list[Any] | None]
+    message: Mapped[str | None] = mapped_column(Text)  # why a file could not be read at all
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
