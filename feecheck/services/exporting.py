@@ -1,0 +1,171 @@
+"""Records to CSV with the columns of spec §2, so that an export imports back unchanged.
+
+Used for the import templates (Chinese headers, UTF-8 with BOM so Excel opens them right), the
+round-trip tests, and the error reports of the web import page (formula-escaped cells).
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+from collections.abc import Iterable, Iterator
+from datetime import date
+from decimal import Decimal
+from typing import Any, Literal, TextIO
+
+from sqlalchemy import ColumnElement, select
+from sqlalchemy.orm import Session
+
+from feecheck.domain.categories import (
+    Category,
+    Collector,
+    FeeUnit,
+    FundingSource,
+    Hardship,
+    LabelledEnum,
+)
+from feecheck.domain.regions import scope_prefix
+from feecheck.models import Charge, Child, FiledAccount, Kindergarten
+from feecheck.services.record_types import RecordType
+
+Language = Literal["en", "zh"]
+ENUMS: dict[str, type[LabelledEnum]] = {
+    "category": Category,
+    "unit": FeeUnit,
+    "source": FundingSource,
+    "hardship": Hardship,
+    "collector": Collector,
+}
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def header_row(record_type: RecordType, language: Language = "en") -> list[str]:
+    return [f.zh if language == "zh" else f.name for f in record_type.fields]
+
+
+def escape_formula(cell: str) -> str:
+    """Keep spreadsheet programs from running a cell as a formula (CSV injection)."""
+    return "'" + cell if cell.startswith(FORMULA_PREFIXES) else cell
+
+
+def format_cell(name: str, value: Any, language: Language = "en") -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return ("是" if value else "否") if language == "zh" else ("yes" if value else "no")
+    if isinstance(value, Decimal):
+        return f"{value:.2f}"
+    if isinstance(value, date):
+        return value.isoformat()
+    if name in ENUMS and language == "zh":
+        return ENUMS[name](value).label_zh
+    return str(value)
+
+
+def _column(record_type: RecordType, name: str) -> ColumnElement[Any]:
+    model = record_type.model
+    if name == "kindergarten_code":
+        return Kindergarten.code
+    if name == "child_ref" and model is not Child:
+        return Child.child_ref
+    if name == "receipt_no" and model is not Charge:
+        return Charge.receipt_no
+    return getattr(model, name)  # type: ignore[no-any-return]
+
+
+def export_rows(
+    session: Session,
+    record_type: RecordType,
+    language: Language = "en",
+    region_code: str | None = None,
+) -> Iterator[list[str]]:
+    """The records of one type as CSV cells, in a stable order, streamed from the database."""
+    model: Any = record_type.model
+    names = [f.name for f in record_type.fields if f.name != "filed_accounts"]
+    statement = select(*(_column(record_type, n) for n in names))
+    if model is Kindergarten:
+        statement = statement.add_columns(Kindergarten.id)
+    else:
+        statement = statement.join(Kindergarten, Kindergarten.id == model.kindergarten_id)
+        if "child_ref" in names and model is not Child:
+            statement = statement.join(Child, Child.id == model.child_id)
+        if "receipt_no" in names and model is not Charge:
+            statement = statement.join(Charge, Charge.id == model.charge_id)
+    if region_code is not None:
+        statement = statement.where(Kindergarten.region_code.startswith(scope_prefix(region_code)))
+    statement = statement.order_by(Kindergarten.code, model.id)
+    accounts = _filed_accounts(session) if model is Kindergarten else {}
+    for row in session.execute(statement.execution_options(yield_per=2000)):
+        cells = dict(zip(names, row, strict=False))
+        if model is Kindergarten:
+            cells["filed_accounts"] = ";".join(accounts.get(row[-1], []))
+        yield [format_cell(f.name, cells.get(f.name), language) for f in record_type.fields]
+
+
+def _filed_accounts(session: Session) -> dict[int, list[str]]:
+    accounts: dict[int, list[str]] = {}
+    for kg_id, account in session.execute(
+        select(FiledAccount.kindergarten_id, FiledAccount.account_no).order_by(FiledAccount.id)
+    ):
+        accounts.setdefault(kg_id, []).append(account)
+    return accounts
+
+
+def write_csv(
+    stream: TextIO,
+    header: list[str],
+    rows: Iterable[list[str]],
+    bom: bool = False,
+    escape: bool = False,
+) -> int:
+    """Write a header and rows; returns the number of rows. CRLF line ends, as Excel writes."""
+    if bom:
+        stream.write(codecs.BOM_UTF8.decode("utf-8"))
+    writer = csv.writer(stream, lineterminator="\r\n")
+    writer.writerow(header)
+    n = 0
+    for row in rows:
+        writer.writerow([escape_formula(c) for c in row] if escape else row)
+        n += 1
+    return n
+
+
+def export_csv(
+    session: Session,
+    record_type: RecordType,
+    stream: TextIO,
+    language: Language = "en",
+    bom: bool = False,
+    region_code: str | None = None,
+) -> int:
+    """Every record of one type (inside region_code, if given) as a CSV file."""
+    return write_csv(
+        stream,
+        header_row(record_type, language),
+        export_rows(session, record_type, language, region_code),
+        bom=bom,
+    )
+
+
+def template_csv(record_type: RecordType) -> bytes:
+    """An empty import template: the Chinese headers, UTF-8 with BOM (Excel opens it right)."""
+    buffer = io.StringIO()
+    write_csv(buffer, header_row(record_type, "zh"), [], bom=True)
+    return buffer.getvalue().encode("utf-8")
+
+
+def error_report_csv(file_name: str, problems: Iterable[dict[str, Any]]) -> bytes:
+    """The rejected rows of an import: line, column, reason (Chinese, English); BOM; escaped."""
+    buffer = io.StringIO()
+    write_csv(
+        buffer,
+        ["文件 file", "行号 line", "列 column", "原因 reason", "reason (English)"],
+        (
+            [file_name, str(p["line"]), p["column"], p.get("reason_zh") or "", p["reason"]]
+            for p in problems
+        ),
+        bom=True,
+        escape=True,
+    )
+    return buffer.getvalue().encode("utf-8")
