@@ -1,0 +1,198 @@
+"""The import page: upload, dry-run preview, confirm, progress, error report, templates."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from urllib.parse import quote
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    url_for,
+)
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import select
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from feecheck.domain.categories import Role
+from feecheck.extensions import db
+from feecheck.models import ImportBatch
+from feecheck.services.exporting import error_report_csv, template_csv
+from feecheck.services.importing import (
+    ImportOptions,
+    start_batch,
+    stored_upload,
+)
+from feecheck.services.record_types import RECORD_TYPES
+from feecheck.web.imports import jobs
+from feecheck.web.imports.forms import RECORD_TYPE_LABELS, ConfirmForm, UploadForm
+
+bp = Blueprint("imports", __name__, url_prefix="/imports")
+PREVIEW_ERRORS = 50
+IMPORTING_ROLES = {Role.INSPECTOR.value, Role.SUPERVISOR.value, Role.ADMIN.value}
+
+
+def _may_import() -> None:
+    if current_user.role not in IMPORTING_ROLES:
+        abort(403)
+
+
+def get_batch(batch_id: int) -> ImportBatch:
+    """The batch, if the current user started it (admins see every batch); 404 otherwise."""
+    batch = db.session.get(ImportBatch, batch_id)
+    if batch is None or (
+        batch.user_id != current_user.id and current_user.role != Role.ADMIN.value
+    ):
+        abort(404)
+    return batch
+
+
+def _run(batch: ImportBatch, path: Path, options: ImportOptions) -> None:
+    background = path.stat().st_size > current_app.config.get("IMPORT_BACKGROUND_BYTES", 1 << 20)
+    jobs.start(
+        current_app._get_current_object(),  # type: ignore[attr-defined]
+        batch.id,
+        path,
+        current_user.id,
+        options,
+        background,
+    )
+
+
+@bp.route("/", methods=["GET", "POST"])
+@login_required
+def index() -> str | WerkzeugResponse:
+    _may_import()
+    form = UploadForm()
+    if form.validate_on_submit():
+        upload = form.file.data
+        # Only recorded and shown, never used as a path (the file is stored by batch id).
+        name = (upload.filename or "").replace("\\", "/").rsplit("/", 1)[-1][:255] or "upload.csv"
+        options = ImportOptions(
+            dry_run=True,
+            atomic=bool(form.atomic.data),
+            encoding=form.encoding.data or "auto",
+            region_code=current_user.region_code,
+        )
+        with tempfile.NamedTemporaryFile(delete=False, suffix=".csv") as handle:
+            upload.save(handle)
+            temporary = Path(handle.name)
+        batch = start_batch(
+            db.session, form.record_type.data, temporary, name, current_user, options
+        )
+        path = stored_upload(current_app.instance_path, batch.id)
+        shutil.move(temporary, path)
+        _run(batch, path, options)
+        return redirect(url_for("imports.show", batch_id=batch.id))
+    statement = select(ImportBatch).order_by(ImportBatch.id.desc()).limit(20)
+    if current_user.role != Role.ADMIN.value:
+        statement = statement.where(ImportBatch.user_id == current_user.id)
+    return render_template(
+        "imports/index.html",
+        form=form,
+        batches=db.session.scalars(statement).all(),
+        labels=RECORD_TYPE_LABELS,
+        record_types=RECORD_TYPES,
+    )
+
+
+@bp.route("/<int:batch_id>")
+@login_required
+def show(batch_id: int) -> str:
+    batch = get_batch(batch_id)
+    can_commit = (
+        batch.status == "dry_run"
+        and stored_upload(current_app.instance_path, batch.id).exists()
+        and batch.created + batch.updated > 0
+        and not (batch.atomic and batch.rejected)
+    )
+    return render_template(
+        "imports/show.html",
+        batch=batch,
+        errors=batch.errors[:PREVIEW_ERRORS],
+        chinese=str(get_locale()) != "en",
+        label=RECORD_TYPE_LABELS.get(batch.record_type, batch.record_type),
+        confirm=ConfirmForm() if can_commit else None,
+    )
+
+
+@bp.route("/<int:batch_id>/commit", methods=["POST"])
+@login_required
+def commit(batch_id: int) -> WerkzeugResponse:
+    _may_import()
+    preview = get_batch(batch_id)
+    path = stored_upload(current_app.instance_path, preview.id)
+    if not ConfirmForm().validate_on_submit() or preview.status != "dry_run" or not path.exists():
+        flash(_("This preview can no longer be imported; upload the file again."), "error")
+        return redirect(url_for("imports.show", batch_id=batch_id))
+    options = ImportOptions(
+        atomic=preview.atomic,
+        encoding="gb18030" if preview.encoding == "gb18030" else "utf-8",
+        region_code=current_user.region_code,
+    )
+    batch = start_batch(
+        db.session, preview.record_type, path, preview.file_name, current_user, options
+    )
+    committed = stored_upload(current_app.instance_path, batch.id)
+    shutil.move(path, committed)  # one commit per preview: the preview's file is gone now
+    _run(batch, committed, options)
+    return redirect(url_for("imports.show", batch_id=batch.id))
+
+
+@bp.route("/<int:batch_id>/status.json")
+@login_required
+def status(batch_id: int) -> Response:
+    batch = get_batch(batch_id)
+    live = jobs.progress_of(batch.id)
+    done, expected = live if live else (batch.rows_done, batch.rows_total)
+    finished = batch.status not in ("pending", "running")
+    return jsonify(
+        {
+            "id": batch.id,
+            "status": batch.status,
+            "finished": finished,
+            "rows_done": done,
+            "rows_expected": expected,
+            "created": batch.created,
+            "updated": batch.updated,
+            "unchanged": batch.unchanged,
+            "rejected": batch.rejected,
+        }
+    )
+
+
+@bp.route("/<int:batch_id>/errors.csv")
+@login_required
+def errors(batch_id: int) -> Response:
+    batch = get_batch(batch_id)
+    stem = Path(batch.file_name).stem or "import"
+    return Response(
+        error_report_csv(batch.file_name, batch.errors),
+        mimetype="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="errors-{batch.id}.csv"; '
+            f"filename*=UTF-8''{quote(stem, safe='')}-errors-{batch.id}.csv"
+        },
+    )
+
+
+@bp.route("/templates/<record_type>.csv")
+@login_required
+def template(record_type: str) -> Response:
+    if record_type not in RECORD_TYPES:
+        abort(404)
+    return Response(
+        template_csv(RECORD_TYPES[record_type]),
+        mimetype="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{record_type}.csv"'},
+    )
