@@ -412,20 +412,8 @@ def _import_rows(
     )
     expected = max(count_lines(source.path) - 1, 0) if progress else 0
     headers = source.headers
-    rows = source.rows()
     done = 0
-    while chunk := list(islice(rows, options.chunk_size)):
-        valid: list[tuple[int, dict[str, Any]]] = []
-        problems: list[RowProblem] = []
-        for line, cells in chunk:
-            record, cell_errors = parse_cells(record_type, cells)
-            if cell_errors:
-                problems.extend(
-                    RowProblem(line, headers.get(e.column, e.column), e.reason, e.reason_zh)
-                    for e in cell_errors
-                )
-            else:
-                valid.append((line, record))
+    for rows_read, valid, problems in _parsed(source, options):
         if valid:
             result = writer.write(valid)
             report.created += result.created
@@ -443,10 +431,32 @@ def _import_rows(
         if on_error is not None:
             for problem in problems:
                 on_error(problem)
-        done += len(chunk)
+        done += rows_read
         report.rows_total = done
         if progress is not None:
             progress(done, max(expected, done))
+
+
+ParsedChunk = tuple[int, list[tuple[int, dict[str, Any]]], list[RowProblem]]
+
+
+def _parsed(source: CsvSource, options: ImportOptions) -> Iterator[ParsedChunk]:
+    """(rows read, valid typed records, problems) per chunk of the file."""
+    record_type, headers = source.record_type, source.headers
+    rows = source.rows()
+    while chunk := list(islice(rows, options.chunk_size)):
+        valid: list[tuple[int, dict[str, Any]]] = []
+        problems: list[RowProblem] = []
+        for line, cells in chunk:
+            record, cell_errors = parse_cells(record_type, cells)
+            if cell_errors:
+                problems.extend(
+                    RowProblem(line, headers.get(e.column, e.column), e.reason, e.reason_zh)
+                    for e in cell_errors
+                )
+            else:
+                valid.append((line, record))
+        yield len(chunk), valid, problems
 
 
 def _finish_batch(
