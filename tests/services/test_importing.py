@@ -380,3 +380,20 @@ def test_random_rows_never_crash_and_never_lose_a_valid_row(  # type: ignore[no-
     else:
         assert surely_valid <= stored
         assert len(stored) == report.created
+
+
+def test_files_saved_by_libreoffice(session: Session, taxonomy) -> None:  # type: ignore[no-untyped-def]
+    """Written by LibreOffice Calc 7.4 (`soffice --convert-to csv`, see tests/data/README.md)."""
+    for name in ("kindergartens", "children", "charges"):
+        _import(session, taxonomy, name, DATA / f"{name}.en.utf8.csv")
+    report = _import(session, taxonomy, "children", DATA / "children.libreoffice.gb18030.csv")
+    assert (report.encoding, report.unchanged, report.rejected) == ("gb18030", 3, 0)
+    # With number recognition on, Calc (en-US) rewrote dates as M/D/YY and ￥ as $: ambiguous,
+    # so every row is rejected with the reason rather than read wrongly.
+    report = _import(
+        session, taxonomy, "charges", DATA / "charges.libreoffice-detected.utf8.csv", atomic=True
+    )
+    assert report.rejected == 3 and report.status == "rejected"
+    lines = report.error_lines()
+    assert lines[0].startswith("charges.libreoffice-detected.utf8.csv:2: 金额: 不是有效金额")
+    assert "收费期间起: 不是有效日期：9/1/25" in lines[0]
