@@ -210,3 +210,29 @@ def test_page_polls_while_running(app: Flask, client: FlaskClient, users: None) 
     page = client.get(f"/imports/{batch_id}").get_data(as_text=True)
     assert 'data-status="running"' in page and "<progress" in page
     assert client.get(f"/imports/{batch_id}/status.json").get_json()["finished"] is False
+
+
+def test_uploads_need_a_csrf_token(connection: Connection, tmp_path: Path) -> None:
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "x",
+            "DATABASE_BIND": connection,
+            "DATABASE_SESSION_OPTIONS": {"join_transaction_mode": "create_savepoint"},
+        }
+    )
+    app.instance_path = str(tmp_path)
+    with app.app_context():
+        make_user(db.session, "haidian", "correct horse", "inspector", "110108")
+        db.session.commit()
+    client = app.test_client()
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
+    assert token
+    client.post(
+        "/login",
+        data={"username": "haidian", "password": "correct horse", "csrf_token": token[1]},
+    )
+    response = _upload(client, "kindergartens", b"code\nK1\n")
+    assert response.status_code == 400
+    assert _count(app, ImportBatch) == 0
