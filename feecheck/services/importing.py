@@ -409,6 +409,7 @@ def _import_rows(
         import_batch_id=batch.id,
         audit_creations=False,  # creations are audited once, on the batch (see _finish_batch)
         region_code=options.region_code,
+        fields_given=set(source.columns),
     )
     expected = max(count_lines(source.path) - 1, 0) if progress else 0
     headers = source.headers

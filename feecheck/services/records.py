@@ -6,7 +6,7 @@ Every writer of records (CSV import, web forms, the demo) goes through upsert_re
 from __future__ import annotations
 
 from array import array
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -293,6 +293,7 @@ class RecordWriter:
         import_batch_id: int | None,
         audit_creations: bool,
         region_code: str | None,
+        fields_given: Collection[str] | None = None,
     ) -> None:
         self.session = session
         self.record_type = record_type
@@ -305,6 +306,13 @@ class RecordWriter:
         self.import_batch_id = import_batch_id
         self.audit_creations = audit_creations
         self.region_code = region_code
+        # Optional fields a CSV file has no column for: new rows take the defaults, existing
+        # rows keep what they have (an empty cell, by contrast, does reset the field).
+        self.keep = {
+            name
+            for name, _ in _DEFAULTS.get(record_type.name, ())
+            if fields_given is not None and name not in fields_given
+        }
         self.bulk = _Bulk(session, self.table, self.key_cols)
 
     def write(self, chunk: list[tuple[int, dict[str, Any]]]) -> UpsertResult:
@@ -353,7 +361,7 @@ class RecordWriter:
                 continue
             else:
                 self.rows.touch(row["id"], index)
-                changed = {c: v for c, v in values.items() if row[c] != v}
+                changed = {c: v for c, v in values.items() if row[c] != v and c not in self.keep}
                 if changed:
                     updates.append((dict(row), changed))
                 else:

@@ -406,3 +406,26 @@ def test_files_saved_by_libreoffice(session: Session, taxonomy) -> None:  # type
     lines = report.error_lines()
     assert lines[0].startswith("charges.libreoffice-detected.utf8.csv:2: 金额: 不是有效金额")
     assert "收费期间起: 不是有效日期：9/1/25" in lines[0]
+
+
+def test_a_missing_optional_column_keeps_what_is_stored(
+    session: Session,
+    taxonomy,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    for name in ("kindergartens", "children"):
+        _import(session, taxonomy, name, DATA / f"{name}.en.utf8.csv")
+    only_required = "kindergarten_code,child_ref,enrolled_on\nK001,C001,2023-09-01\n"
+    report = _import(session, taxonomy, "children", _write(tmp_path, only_required))
+    assert (report.unchanged, report.updated) == (1, 0)
+    emptied = "kindergarten_code,child_ref,enrolled_on,name\nK001,C001,2023-09-01,\n"
+    report = _import(session, taxonomy, "children", _write(tmp_path, emptied))
+    assert report.updated == 1  # an empty cell in a given column does clear the field
+    names = dict(
+        session.execute(
+            select(Child.child_ref, Child.name)
+            .join(Kindergarten)
+            .where(Kindergarten.code == "K001")
+        ).all()
+    )
+    assert names["C002"] == "刘䶮" and names["C001"] is None
