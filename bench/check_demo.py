@@ -13,13 +13,15 @@ import time
 from datetime import date
 from pathlib import Path
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from feecheck.config import ROOT
 from feecheck.domain.periods import Period
 from feecheck.engine.loader import load_ruleset
 from feecheck.engine.runner import run_rules
+from feecheck.engine.windows import FactWindows
+from feecheck.models import Kindergarten
 from feecheck.models.session import make_engine
 from feecheck.services import schema
 from feecheck.services.checking import Scope, load_facts, run_check
@@ -42,7 +44,9 @@ def bench(url: str) -> None:
         build_demo(session, ruleset.taxonomy)
         session.commit()
         started = time.perf_counter()
-        facts = load_facts(session, YEAR, AS_OF)
+        kg_ids = list(session.scalars(select(Kindergarten.id)))
+        windows = FactWindows.for_months(YEAR.period_from, YEAR.period_to, ruleset, AS_OF)
+        facts = load_facts(session, kg_ids, windows)
         loaded = time.perf_counter() - started
         started = time.perf_counter()
         findings = run_rules(ruleset, facts.values(), YEAR.periods, AS_OF)

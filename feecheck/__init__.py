@@ -18,11 +18,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "static"),
     )
+    # As flaskr does: the instance folder holds the default SQLite file, so it must exist.
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.config.update(defaults(Path(app.instance_path)))
     if test_config:
         app.config.update(test_config)
 
-    from feecheck import web
+    from feecheck import cli, web
     from feecheck.extensions import babel, csrf, db, login_manager
 
     db.init_app(app)
@@ -30,6 +32,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     login_manager.init_app(app)
     babel.init_app(app, locale_selector=web.select_locale)
     web.init_app(app)
+    cli.init_app(app)
 
     @app.before_request
     def refuse_without_secret() -> None:

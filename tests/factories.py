@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from feecheck.models import Charge, Child, FiledAccount, Funding, Kindergarten
-from feecheck.services.records import Actor
+from feecheck.services.audit import Actor
 from feecheck.services.users import create_user
 
 _seq = count(1)

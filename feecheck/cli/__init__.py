@@ -1,22 +1,29 @@
-"""The `feecheck` console script: a Flask CLI group, so `flask --app feecheck ...` works too.
-
-Each module of this package contributes its commands through a COMMANDS list.
+"""The command line, registered the flaskr way: create_app() calls init_app(app), which adds each
+family's commands to app.cli, so `flask --app feecheck ...` and the `feecheck` script (a
+FlaskGroup around create_app) list and run the same commands.
 """
 
 from __future__ import annotations
 
 import click
+from flask import Flask
 from flask.cli import FlaskGroup
 
-from feecheck import create_app
-from feecheck.cli import check, imports, setup
+
+def init_app(app: Flask) -> None:
+    from feecheck.cli import check, imports, rules, setup
+
+    for module in (setup, imports, check, rules):
+        for command in module.COMMANDS:
+            app.cli.add_command(command)
 
 
-@click.group(cls=FlaskGroup, create_app=create_app, add_version_option=False)
+def _create_app() -> Flask:
+    from feecheck import create_app
+
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False)
 def main() -> None:
     """feecheck: kindergarten fee compliance checker."""
-
-
-for module in (setup, imports, check):
-    for command in module.COMMANDS:
-        main.add_command(command)

@@ -11,19 +11,19 @@ from flask import current_app
 from flask.cli import with_appcontext
 from tqdm import tqdm
 
+from feecheck.domain.reasons import Problem
 from feecheck.engine.taxonomy import load_taxonomy
 from feecheck.extensions import db
+from feecheck.services.audit import Actor
 from feecheck.services.importing import (
     ENCODINGS,
     ImportOptions,
     ImportReport,
-    RowProblem,
     count_lines,
     format_error_lines,
     run_import,
 )
 from feecheck.services.record_types import RECORD_TYPES
-from feecheck.services.records import Actor
 
 BAR_MIN_ROWS = 20_000  # smaller files finish before a bar would be worth drawing
 
@@ -73,7 +73,7 @@ def _import_one(
     bar: tqdm[Any] | None = None
     if count_lines(path) > BAR_MIN_ROWS:
         bar = tqdm(total=0, unit=" rows", desc=name, leave=False, dynamic_ncols=True, disable=None)
-    pending: list[RowProblem] = []
+    pending: list[Problem] = []
 
     def flush() -> None:
         for line in format_error_lines(name, pending):

@@ -20,8 +20,8 @@ from feecheck.engine.taxonomy import load_taxonomy
 from feecheck.extensions import db
 from feecheck.models import Kindergarten, User
 from feecheck.services import schema
+from feecheck.services.audit import Actor
 from feecheck.services.demo import DemoError, build_demo
-from feecheck.services.records import Actor
 from feecheck.services.users import UserError, create_user
 
 

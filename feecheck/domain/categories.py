@@ -78,10 +78,14 @@ class Severity(LabelledEnum):
 
 
 class FindingStatus(LabelledEnum):
+    """The workflow: open → acknowledged → rectified | dismissed; a check that no longer finds
+    it makes it resolved (and a later check that finds it again opens it again)."""
+
     OPEN = "open", "待处理"
-    CONFIRMED = "confirmed", "已确认"
-    DISMISSED = "dismissed", "已排除"
+    ACKNOWLEDGED = "acknowledged", "已确认"
     RECTIFIED = "rectified", "已整改"
+    DISMISSED = "dismissed", "已排除"
+    RESOLVED = "resolved", "已消除"
 
 
 _TRUE = {"yes", "true", "1", "是", "y"}

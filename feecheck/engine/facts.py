@@ -151,13 +151,17 @@ class KindergartenFacts:
         refunds = [r for r in self.refunds.get(charge_id, []) if r.refunded_on <= by]
         return sum((r.amount for r in refunds), Decimal(0)), [r.refund_no for r in refunds]
 
-    def enrolment(self, period: Period) -> Decimal:
-        """Average daily enrolment in a month (fee-rules.md §3)."""
+    def child_days(self, period: Period) -> int:
+        """Σ over children of the days of the month they were enrolled (fee-rules.md §3)."""
         child_days = 0
         for child in self.children.values():
             last = (child.left_on - timedelta(days=1)) if child.left_on else period.last_day
             child_days += overlap_days(child.enrolled_on, last, period.first_day, period.last_day)
-        return Decimal(child_days) / period.days
+        return child_days
+
+    def enrolment(self, period: Period) -> Decimal:
+        """Average daily enrolment in a month: child-days ÷ days in the month."""
+        return Decimal(self.child_days(period)) / period.days
 
 
 @dataclass

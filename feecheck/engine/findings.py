@@ -3,27 +3,36 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_DOWN, ROUND_UP, Decimal
 from typing import Any
 
+from feecheck.domain.categories import Collector, FeeUnit, FundingSource, Hardship
 from feecheck.domain.money import money
 from feecheck.engine.specs import DatedValue, RuleSpec
 
 RECORD_KEYS = ("charges", "funding", "refunds", "standards", "absences", "inspections")
 
 FIGURE_LABELS_ZH = {
+    "funding_detail": "经费归属明细",
+    "funding_detail_before": "对比月份经费归属明细",
     "funding_attributed": "归属本月的经费",
+    "annualising_factor": "年化系数（全年天数/当月天数）",
     "funding_annualised": "年化经费",
+    "child_days": "在园人日数",
     "average_enrolment": "月平均在园人数",
     "per_child_year": "生均年经费",
     "per_child_year_before": "上年同月生均年经费",
+    "calculation_before": "对比月份计算过程",
     "period_before": "对比月份",
     "threshold": "标准/阈值",
+    "threshold_percent": "上限（百分比）",
     "basis": "计算依据",
     "reference": "凭证号",
     "source": "经费来源",
+    "received_on": "到账日期",
     "amount": "金额",
     "receipt": "票据号",
     "fee_item": "收费项目",
@@ -32,12 +41,13 @@ FIGURE_LABELS_ZH = {
     "collector": "收费主体",
     "child_boarding": "幼儿是否寄宿",
     "kindergarten_boarding": "园所是否寄宿",
-    "period_start": "收费期间起",
-    "period_end": "收费期间止",
+    "period_start": "期间起",
+    "period_end": "期间止",
     "standard_amount": "收费标准",
     "unit": "计费单位",
     "units_covered": "计费单位数",
     "allowed": "允许收取",
+    "calculation": "计算过程",
     "excess": "超收金额",
     "monthly_amount": "折合月标准",
     "cap": "上限",
@@ -47,6 +57,7 @@ FIGURE_LABELS_ZH = {
     "months_between": "间隔月数",
     "previous_amount": "原标准",
     "increase_ratio": "涨幅",
+    "increase_percent": "涨幅（百分比）",
     "school_year_start": "学年开始日",
     "paid_on": "缴费日期",
     "billing_block": "收费周期",
@@ -54,21 +65,76 @@ FIGURE_LABELS_ZH = {
     "block_start": "周期开始日",
     "days_before_block": "提前天数",
     "left_on": "离园日期",
+    "refund_formula": "退费计算方法",
     "refunded": "已退金额",
     "shortfall": "少退金额",
     "due_by": "应退截止日",
     "month": "月份",
     "days_absent": "缺勤天数",
+    "days_refundable": "应退天数",
     "days_open": "开园天数",
     "meal_attributed": "当月伙食费",
     "hardship": "资助类别",
     "allowed_max": "最多可收",
+    "final_year_basis": "学前一年认定依据",
+    "birth_date": "出生日期",
+    "birth_window": "学前一年出生日期区间",
     "inspected_on": "检查日期",
     "inspector": "检查人",
     "account": "收款账户",
     "filed_accounts": "备案账户",
+    "defaults_not_law": "feecheck 默认值（非法律规定）",
 }
 LAYER_ZH = {"national": "国家", "province": "省级", "city": "市级", "district": "区县"}
+SEVERITY_ZH = {"violation": "违规", "warning": "提醒", "info": "信息"}
+
+
+def _enum_labels(enum: Any) -> dict[str, str]:
+    return {m.value: m.label_zh for m in enum}
+
+
+# Codes that appear as evidence values, in words: Chinese messages carry no English codes.
+VALUE_LABELS: dict[str, dict[str, dict[str, str]]] = {
+    "zh": {
+        "unit": _enum_labels(FeeUnit),
+        "hardship": _enum_labels(Hardship),
+        "collector": _enum_labels(Collector),
+        "source": _enum_labels(FundingSource),
+        "billing_block": {"semester": "学期", "month": "月"},
+        "basis": {"receipts_proxy": "按到账记录推算（当地生均拨款标准的近似口径）"},
+        "cap_basis": {
+            "absolute_cap": "普惠性民办园保教费月收费上限",
+            "ratio_of_public_fee": "同级公办园收费标准 × 上浮比例",
+        },
+        "refund_formula": {
+            "whole_months": "按整月（离园当月全额收取，其后整月按比例退还）",
+            "by_days": "按天数比例",
+        },
+        "final_year_basis": {
+            "final_year": "幼儿信息中填写的“学前一年”",
+            "birth_date": "按出生日期推算",
+            "unknown": "无法判断",
+        },
+        "_bool": {"yes": "是", "no": "否"},
+    },
+    "en": {
+        "basis": {"receipts_proxy": "computed from receipts (a proxy for the locality's standard)"},
+        "cap_basis": {
+            "absolute_cap": "the absolute monthly cap for inclusive private kindergartens",
+            "ratio_of_public_fee": "the same-grade public fee × the allowed ratio",
+        },
+        "refund_formula": {
+            "whole_months": "whole months (the month of leaving charged in full)",
+            "by_days": "by days",
+        },
+        "final_year_basis": {
+            "final_year": "the child's final_year cell",
+            "birth_date": "the birth date against the school year",
+            "unknown": "unknown",
+        },
+    },
+}
+BOOLEAN_KEYS = {"child_boarding", "kindergarten_boarding"}
 
 
 def show(value: Any) -> Any:
@@ -87,13 +153,60 @@ def show(value: Any) -> Any:
     return str(value)
 
 
+def ratio_beside(value: Decimal, threshold: Decimal) -> Decimal:
+    """A ratio with as many decimals as it takes to differ visibly from the threshold.
+
+    0.1034 against 0.10 shows as 0.1034 and 0.100049 as 0.100049, never as "0.10": a value above
+    the threshold is rounded down only as far as it stays above it.
+    """
+    for places in range(4, 10):
+        step = Decimal(1).scaleb(-places)
+        rounding = ROUND_DOWN if value > threshold else ROUND_UP
+        shown = value.quantize(step, rounding=rounding)
+        if (shown > threshold) == (value > threshold) and shown != threshold:
+            return shown
+    return value
+
+
+def percent(value: Decimal, threshold: Decimal | None = None) -> str:
+    """A ratio as a percentage, precise enough to tell it from the threshold's."""
+    shown = ratio_beside(value, threshold) if threshold is not None else value
+    return f"{format((shown * 100).normalize(), 'f')}%"
+
+
 class _Template(dict):  # type: ignore[type-arg]
     def __missing__(self, key: str) -> str:
         return "{" + key + "}"
 
 
-def render(template: str, evidence: dict[str, Any]) -> str:
-    flat = {k: ", ".join(v) if isinstance(v, list) else v for k, v in evidence.items()}
+ItemNames = Callable[[str], str]
+
+
+def display(key: str, value: Any, language: str, item_name: ItemNames | None = None) -> str:
+    """One evidence value in words for a message or an explanation in `language` (zh | en)."""
+    if isinstance(value, list):
+        parts = [display(key, v, language, item_name) for v in value]
+        if not parts:
+            return "无" if language == "zh" else "none"
+        return ("、" if language == "zh" else ", ").join(parts)
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {v}" for k, v in value.items())
+    text = str(value)
+    labels = VALUE_LABELS.get(language, {})
+    if key == "item_category" and item_name is not None and language == "zh":
+        return item_name(text)
+    if key in BOOLEAN_KEYS and language == "zh":
+        return labels["_bool"].get(text, text)
+    return labels.get(key, {}).get(text, text)
+
+
+def render(
+    template: str,
+    evidence: Mapping[str, Any],
+    language: str = "en",
+    item_name: ItemNames | None = None,
+) -> str:
+    flat = {k: display(k, v, language, item_name) for k, v in evidence.items()}
     return template.format_map(_Template(flat))
 
 
@@ -121,26 +234,19 @@ class FindingResult:
     parameters: dict[str, DatedValue]
     amount_due: Decimal | None
     ruleset_hash: str
+    message_zh: str = ""
+    message_en: str = ""
     explanation: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def fingerprint(self) -> str:
-        identity = "|".join(
-            (self.rule.id, self.period, self.kindergarten_code, self.child_ref or "", self.key)
+        return fingerprint(
+            self.rule.id, self.period, self.kindergarten_code, self.child_ref, self.key
         )
-        return hashlib.sha256(identity.encode()).hexdigest()
 
     @property
     def citation(self) -> str:
         return self.rule.citation.short()
-
-    @property
-    def message_zh(self) -> str:
-        return render(self.rule.message["zh"], self.evidence)
-
-    @property
-    def message_en(self) -> str:
-        return render(self.rule.message["en"], self.evidence)
 
     def parameters_json(self) -> dict[str, dict[str, Any]]:
         return {
@@ -181,7 +287,13 @@ class FindingResult:
         return data
 
 
-def explain(finding: FindingResult) -> list[dict[str, str]]:
+def fingerprint(rule_id: str, period: str, kindergarten: str, child: str | None, key: str) -> str:
+    """A finding's identity across re-runs: rule, month, kindergarten, child, evidence key."""
+    identity = "|".join((rule_id, period, kindergarten, child or "", key))
+    return hashlib.sha256(identity.encode()).hexdigest()
+
+
+def explain(finding: FindingResult, item_name: ItemNames | None = None) -> list[dict[str, str]]:
     """The chain: records used -> figures -> parameters -> outcome, in Chinese and English."""
     evidence = finding.evidence
     records = [f"{k}: {', '.join(evidence[k])}" for k in RECORD_KEYS if evidence.get(k)]
@@ -195,8 +307,12 @@ def explain(finding: FindingResult) -> list[dict[str, str]]:
         {
             "step": "figures",
             "zh": "计算结果："
-            + "；".join(f"{FIGURE_LABELS_ZH.get(k, k)} = {_flat(v)}" for k, v in figures.items()),
-            "en": "Figures: " + "; ".join(f"{k} = {_flat(v)}" for k, v in figures.items()),
+            + "；".join(
+                f"{FIGURE_LABELS_ZH.get(k, k)} = {display(k, v, 'zh', item_name)}"
+                for k, v in figures.items()
+            ),
+            "en": "Figures: "
+            + "; ".join(f"{k} = {display(k, v, 'en')}" for k, v in figures.items()),
         },
     ]
     for name, value in finding.parameters.items():
@@ -220,7 +336,8 @@ def explain(finding: FindingResult) -> list[dict[str, str]]:
     steps.append(
         {
             "step": "outcome",
-            "zh": f"结论（{finding.severity}）：{finding.message_zh} —— 依据 {finding.citation}",
+            "zh": f"结论（{SEVERITY_ZH.get(finding.severity, finding.severity)}）："
+            f"{finding.message_zh} —— 依据 {finding.citation}",
             "en": f"Outcome ({finding.severity}): {finding.message_en} — under {finding.citation}",
         }
     )

@@ -27,6 +27,7 @@ PARAM_TYPES = {"decimal", "integer", "boolean", "enum", "list", "map", "text"}
 BOUNDS = {"floor", "cap", "order", "true_stricter", "false_stricter", "superset", "none"}
 CATEGORIES = set(Category.values())
 SEVERITIES = set(Severity.values())
+JUDGED_ON = {"month", "period_charged"}
 
 
 class RulesError(Exception):
@@ -349,6 +350,9 @@ def _rule(
     if not isinstance(window.get("from"), date):
         problems.add(source, line, "in_force needs `from` as a date")
         return None
+    judged_on = window.get("judged_on", "month")
+    if judged_on not in JUDGED_ON:
+        problems.add(source, line, f"in_force.judged_on must be one of {sorted(JUDGED_ON)}")
     if citation is None:
         return None
     return RuleSpec(
@@ -364,6 +368,7 @@ def _rule(
         params=tuple(own + uses),
         requires_any=requires,
         source=source,
+        judged_on=str(judged_on),
     )
 
 

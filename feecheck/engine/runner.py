@@ -3,23 +3,81 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date
 
 from feecheck.domain.periods import Period
-from feecheck.engine.evaluators import EVALUATORS, Context
+from feecheck.engine.evaluators import AFTER_MONTH_END, EVALUATORS, Context
 from feecheck.engine.facts import KindergartenFacts
-from feecheck.engine.findings import FindingResult, explain, show
+from feecheck.engine.findings import FindingResult, explain, render, show
 from feecheck.engine.params import ParameterResolver
 from feecheck.engine.specs import Ruleset, RuleSpec
 
 
+@dataclass(frozen=True)
+class NotEvaluated:
+    """A month (or one rule in a month) a run did not judge, and why (spec §3 `not_evaluated`)."""
+
+    period: str
+    reason: str
+    reason_zh: str
+    rule_id: str | None = None
+
+    def to_json(self) -> dict[str, str]:
+        data = {"period": self.period, "reason": self.reason, "reason_zh": self.reason_zh}
+        if self.rule_id:
+            data["rule_id"] = self.rule_id
+        return data
+
+
+def evaluated_periods(periods: list[Period], as_of: date) -> list[Period]:
+    """The months a run judges: those that have begun by the as-of date."""
+    return [p for p in periods if p.first_day <= as_of]
+
+
+def not_evaluated(
+    ruleset: Ruleset, periods: list[Period], as_of: date, rule_ids: set[str] | None = None
+) -> list[NotEvaluated]:
+    """Months after the as-of date, and rules judged only after a month that has not ended."""
+    skipped: list[NotEvaluated] = []
+    for period in periods:
+        if period.first_day > as_of:
+            skipped.append(
+                NotEvaluated(
+                    str(period),
+                    f"after the as-of date {as_of}: the month had not begun",
+                    f"晚于判断日期 {as_of}：该月尚未开始",
+                )
+            )
+            continue
+        if period.last_day <= as_of:
+            continue
+        for rule in sorted(ruleset.rules.values(), key=lambda r: r.id):
+            if rule.kind in AFTER_MONTH_END and (rule_ids is None or rule.id in rule_ids):
+                skipped.append(
+                    NotEvaluated(
+                        str(period),
+                        f"judged after the month ends; the as-of date {as_of} is inside it",
+                        f"该规则在月末之后判断；判断日期 {as_of} 在该月之内",
+                        rule.id,
+                    )
+                )
+    return skipped
+
+
 def applicable(
-    rule: RuleSpec, kg: KindergartenFacts, period: Period, resolver: ParameterResolver
+    rule: RuleSpec,
+    kg: KindergartenFacts,
+    period: Period,
+    resolver: ParameterResolver,
+    as_of: date,
 ) -> bool:
-    """Category, in-force window, and the local parameters the rule needs in this region."""
+    """Category, in-force window, month end, and the local parameters the rule needs here."""
     if kg.category not in rule.categories:
         return False
-    if not rule.in_force_during(period.first_day, period.last_day):
+    if rule.judged_on == "month" and not rule.in_force_during(period.first_day, period.last_day):
+        return False
+    if rule.kind in AFTER_MONTH_END and period.last_day > as_of:
         return False
     if rule.requires_any:
         day = max(period.first_day, rule.in_force_from)
@@ -37,19 +95,29 @@ def run_rules(
     as_of: date,
     rule_ids: set[str] | None = None,
 ) -> list[FindingResult]:
+    """Every applicable rule for each kindergarten and each month that has begun by `as_of`."""
     rules = [r for r in ruleset.rules.values() if rule_ids is None or r.id in rule_ids]
+    months = evaluated_periods(periods, as_of)
+    item_name = ruleset.taxonomy.name_zh
     results: list[FindingResult] = []
     resolvers: dict[str, ParameterResolver] = {}  # one per district, so its cache is shared
     for kg in kindergartens:
         resolver = resolvers.setdefault(kg.region_code, ParameterResolver(ruleset, kg.region_code))
-        for period in periods:
-            if period.first_day > as_of:
-                continue
+        for period in months:
             for rule in rules:
-                if not applicable(rule, kg, period, resolver):
+                if not applicable(rule, kg, period, resolver, as_of):
                     continue
                 context = Context(rule, kg, period, resolver, as_of)
                 for outcome in EVALUATORS[rule.kind](context):
+                    evidence = dict(outcome.evidence)
+                    defaults = [
+                        f"{name} = {_text(value.value)}"
+                        for name, value in outcome.used.items()
+                        if value.default_not_law
+                    ]
+                    if defaults:
+                        evidence["defaults_not_law"] = defaults
+                    shown = {key: show(value) for key, value in evidence.items()}
                     finding = FindingResult(
                         rule=rule,
                         severity=outcome.severity or rule.severity,
@@ -57,15 +125,22 @@ def run_rules(
                         kindergarten_code=kg.code,
                         child_ref=outcome.child_ref,
                         key=outcome.key,
-                        evidence=_shown(outcome.evidence),
+                        evidence=shown,
                         parameters=dict(outcome.used),
                         amount_due=outcome.amount_due,
                         ruleset_hash=ruleset.hash,
+                        message_zh=render(rule.message["zh"], shown, "zh", item_name),
+                        message_en=render(rule.message["en"], shown, "en"),
                     )
-                    finding.explanation = explain(finding)
+                    finding.explanation = explain(finding, item_name)
                     results.append(finding)
     return results
 
 
-def _shown(evidence: dict[str, object]) -> dict[str, object]:
-    return {key: show(value) for key, value in evidence.items()}
+def _text(value: object) -> str:
+    shown = show(value)
+    if isinstance(shown, list):
+        return ", ".join(str(v) for v in shown)
+    if isinstance(shown, dict):
+        return ", ".join(f"{k}: {v}" for k, v in shown.items())
+    return str(shown)

@@ -66,6 +66,10 @@ class RuleSpec:
     params: tuple[str, ...]  # every parameter the rule may read (own and `uses`)
     requires_any: tuple[tuple[str, ...], ...]
     source: str
+    # "month": the rule is evaluated for months it is in force during; "period_charged": the
+    # in-force date is compared with the period each charge is for (FEE-FREE-FINAL-YEAR), so
+    # months before it are evaluated too.
+    judged_on: str = "month"
 
     def in_force(self, day: date) -> bool:
         return self.in_force_from <= day and (self.in_force_to is None or day <= self.in_force_to)

@@ -1,10 +1,13 @@
 """Typed SQLAlchemy models. No Flask import here: services and tests use plain Sessions."""
 
+from feecheck.models.attendance import Absence
 from feecheck.models.audit import AuditEntry, ImportBatch
 from feecheck.models.base import Base
-from feecheck.models.finding import CheckRun, Finding
+from feecheck.models.charges import Charge, FeeStandard, Refund
+from feecheck.models.finding import CheckRun, Finding, FindingEvent
+from feecheck.models.funding import Funding
+from feecheck.models.inspections import Inspection
 from feecheck.models.kindergarten import Child, FiledAccount, Kindergarten
-from feecheck.models.records import Absence, Charge, FeeStandard, Funding, Inspection, Refund
 from feecheck.models.user import User
 
 __all__ = [
@@ -17,6 +20,7 @@ __all__ = [
     "FeeStandard",
     "FiledAccount",
     "Finding",
+    "FindingEvent",
     "Funding",
     "ImportBatch",
     "Inspection",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -28,6 +28,11 @@ class CheckRun(Base):
     as_of: Mapped[str | None] = mapped_column(String(10))
     ruleset_hash: Mapped[str] = mapped_column(String(64))
     findings_count: Mapped[int] = mapped_column(default=0)
+    created: Mapped[int] = mapped_column(default=0, server_default="0")
+    updated: Mapped[int] = mapped_column(default=0, server_default="0")
+    resolved: Mapped[int] = mapped_column(default=0, server_default="0")
+    reopened: Mapped[int] = mapped_column(default=0, server_default="0")
+    not_evaluated: Mapped[list[Any] | None]  # [{"period", "reason", ...}] (spec §3)
 
 
 class Finding(Base):
@@ -63,7 +68,38 @@ class Finding(Base):
     status_note: Mapped[str | None] = mapped_column(Text)
     first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
-    check_run_id: Mapped[int | None] = mapped_column(ForeignKey("check_runs.id"))
+    check_run_id: Mapped[int | None] = mapped_column(ForeignKey("check_runs.id"))  # last seen
+    as_of: Mapped[date | None]  # the as-of date of the run that last produced it
+    resolved_at: Mapped[datetime | None]
+    resolved_by_run_id: Mapped[int | None] = mapped_column(ForeignKey("check_runs.id"))
 
     kindergarten: Mapped[Kindergarten] = relationship()
     child: Mapped[Child | None] = relationship()
+    events: Mapped[list[FindingEvent]] = relationship(
+        back_populates="finding", order_by="FindingEvent.id", passive_deletes=True
+    )
+
+
+class FindingEvent(Base):
+    """One move of a finding between states, by a person (with a note) or by a check run.
+
+    Never updated or deleted: a finding's history is the list of its events.
+    """
+
+    __tablename__ = "finding_events"
+    __table_args__ = (
+        enum_check("to_status", FindingStatus),
+        enum_check("from_status", FindingStatus, nullable=True),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    finding_id: Mapped[int] = mapped_column(ForeignKey("findings.id"), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    actor: Mapped[str] = mapped_column(String(64))
+    check_run_id: Mapped[int | None] = mapped_column(ForeignKey("check_runs.id"))
+    note: Mapped[str | None] = mapped_column(Text)
+
+    finding: Mapped[Finding] = relationship(back_populates="events")

@@ -1,17 +1,19 @@
-"""Checking: load facts set-wise (one query per fact family), run the rules, store findings.
+"""Checking: load the facts each month needs (engine/windows.py), run the rules, store findings.
 
-Findings replace the earlier findings of the same months and kindergartens; a finding that
-persists keeps its row (and its workflow status), matched by fingerprint.
+Facts are loaded per batch of kindergartens, one query per fact family, by the windows that say
+which records can affect a month, so a month's findings never depend on the range asked. Storing
+never deletes a finding (services/findings.py says how stored findings move between states).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
-from datetime import date, timedelta
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
-from sqlalchemy import Select, delete, insert, or_, select, update
+from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import Session
 
 from feecheck.domain.periods import Period
@@ -28,8 +30,9 @@ from feecheck.engine.facts import (
 )
 from feecheck.engine.findings import FindingResult
 from feecheck.engine.loader import load_ruleset
-from feecheck.engine.runner import run_rules
+from feecheck.engine.runner import NotEvaluated, evaluated_periods, not_evaluated, run_rules
 from feecheck.engine.specs import Ruleset
+from feecheck.engine.windows import FactWindows
 from feecheck.models import (
     Absence,
     Charge,
@@ -37,7 +40,6 @@ from feecheck.models import (
     Child,
     FeeStandard,
     FiledAccount,
-    Finding,
     Funding,
     Inspection,
     Kindergarten,
@@ -45,10 +47,9 @@ from feecheck.models import (
     User,
 )
 from feecheck.models.base import utcnow
+from feecheck.services.findings import Evaluated, StoreCounts, store_findings
 
-# Records that reach back before the checked months: withdrawals are judged up to
-# refund_due_days after leaving, meals one month later, funding against the year before.
-LOOKBACK_DAYS = 200
+BATCH = 500  # kindergartens whose facts are loaded and evaluated together
 
 
 class CheckError(ValueError):
@@ -72,13 +73,28 @@ class CheckOutcome:
     run: CheckRun
     findings: list[FindingResult]
     kindergartens: dict[str, Kindergarten]
-    created: int
-    updated: int
-    removed: int
+    counts: StoreCounts = field(default_factory=StoreCounts)
+    not_evaluated: list[NotEvaluated] = field(default_factory=list)
+
+    @property
+    def created(self) -> int:
+        return self.counts.created
+
+    @property
+    def updated(self) -> int:
+        return self.counts.updated
+
+    @property
+    def resolved(self) -> int:
+        return self.counts.resolved
+
+    @property
+    def reopened(self) -> int:
+        return self.counts.reopened
 
 
 def _scoped_kindergartens(scope: Scope, user: User | None) -> Select:  # type: ignore[type-arg]
-    statement = select(Kindergarten.id)
+    statement = select(Kindergarten.id).order_by(Kindergarten.id)
     if scope.region_code:
         validate_region_code(scope.region_code)
         statement = statement.where(
@@ -94,15 +110,22 @@ def _scoped_kindergartens(scope: Scope, user: User | None) -> Select:  # type: i
 
 
 def load_facts(
-    session: Session, scope: Scope, as_of: date, user: User | None = None
+    session: Session, kg_ids: Sequence[int], windows: FactWindows
 ) -> dict[int, KindergartenFacts]:
-    """One query per fact family for the whole scope and range."""
-    ids = _scoped_kindergartens(scope, user).scalar_subquery()
-    first = scope.period_from.first_day - timedelta(days=LOOKBACK_DAYS)
-    funding_first = scope.period_from.shift(-12).first_day
-    last = scope.period_to.last_day
+    """The facts of some kindergartens that can affect the windows' months, one query a family."""
+    ids = list(kg_ids)
+    as_of = windows.as_of
     facts: dict[int, KindergartenFacts] = {}
-    for kg in session.scalars(select(Kindergarten).where(Kindergarten.id.in_(ids))):
+    for kg in session.execute(
+        select(
+            Kindergarten.id,
+            Kindergarten.code,
+            Kindergarten.name,
+            Kindergarten.region_code,
+            Kindergarten.category,
+            Kindergarten.boarding,
+        ).where(Kindergarten.id.in_(ids))
+    ):
         facts[kg.id] = KindergartenFacts(
             kg.id, kg.code, kg.name, kg.region_code, kg.category, kg.boarding, frozenset()
         )
@@ -115,97 +138,124 @@ def load_facts(
         accounts[kg_id].add(account)
     for kg_id, kg_accounts in accounts.items():
         facts[kg_id].accounts = frozenset(kg_accounts)
-    for c in session.execute(select(Child).where(Child.kindergarten_id.in_(ids))).scalars():
-        facts[c.kindergarten_id].children[c.id] = ChildFact(
-            c.id,
-            c.child_ref,
-            c.birth_date,
-            c.final_year,
-            c.enrolled_on,
-            c.left_on,
-            c.boarding,
-            c.hardship,
-        )
-    charge_window = (
+    for c in session.execute(
+        select(
+            Child.kindergarten_id,
+            Child.id,
+            Child.child_ref,
+            Child.birth_date,
+            Child.final_year,
+            Child.enrolled_on,
+            Child.left_on,
+            Child.boarding,
+            Child.hardship,
+        ).where(Child.kindergarten_id.in_(ids))
+    ):
+        facts[c.kindergarten_id].children[c.id] = ChildFact(*c[1:])
+
+    paid_first, paid_last = windows.paid
+    cover_first, cover_last = windows.covering
+    charge_filter = and_(
         Charge.kindergarten_id.in_(ids),
-        Charge.paid_on <= min(last, as_of),
-        or_(Charge.paid_on >= first, Charge.period_end >= first),
+        Charge.paid_on <= as_of,
+        or_(
+            Charge.paid_on.between(paid_first, paid_last),
+            and_(Charge.period_end >= cover_first, Charge.period_start <= cover_last),
+        ),
     )
     charge_kg: dict[int, int] = {}
-    for row in session.execute(select(Charge).where(*charge_window)).scalars():
+    for row in session.execute(
+        select(
+            Charge.kindergarten_id,
+            Charge.id,
+            Charge.receipt_no,
+            Charge.child_id,
+            Charge.fee_item,
+            Charge.item_category,
+            Charge.amount,
+            Charge.period_start,
+            Charge.period_end,
+            Charge.paid_on,
+            Charge.account,
+            Charge.collector,
+        ).where(charge_filter)
+    ):
         charge_kg[row.id] = row.kindergarten_id
-        facts[row.kindergarten_id].charges.append(
-            ChargeFact(
-                row.id,
-                row.receipt_no,
-                row.child_id,
-                row.fee_item,
-                row.item_category,
-                row.amount,
-                row.period_start,
-                row.period_end,
-                row.paid_on,
-                row.account,
-                row.collector,
-            )
-        )
-    charge_ids = select(Charge.id).where(*charge_window).scalar_subquery()
+        facts[row.kindergarten_id].charges.append(ChargeFact(*row[1:]))
+    charge_ids = select(Charge.id).where(charge_filter).scalar_subquery()
     for r in session.execute(
-        select(Refund).where(Refund.charge_id.in_(charge_ids), Refund.refunded_on <= as_of)
-    ).scalars():
-        kg_facts = facts[charge_kg[r.charge_id]]
-        kg_facts.refunds.setdefault(r.charge_id, []).append(
-            RefundFact(r.charge_id, r.refund_no, r.amount, r.refunded_on)
+        select(Refund.charge_id, Refund.refund_no, Refund.amount, Refund.refunded_on).where(
+            Refund.charge_id.in_(charge_ids), Refund.refunded_on <= as_of
         )
+    ):
+        facts[charge_kg[r.charge_id]].refunds.setdefault(r.charge_id, []).append(RefundFact(*r))
     for s in session.execute(
-        select(FeeStandard).where(FeeStandard.kindergarten_id.in_(ids))
-    ).scalars():
-        facts[s.kindergarten_id].standards.append(
-            StandardFact(
-                s.id,
-                s.fee_item,
-                s.item_category,
-                s.amount,
-                s.unit,
-                s.effective_from,
-                s.effective_to,
-            )
-        )
+        select(
+            FeeStandard.kindergarten_id,
+            FeeStandard.id,
+            FeeStandard.fee_item,
+            FeeStandard.item_category,
+            FeeStandard.amount,
+            FeeStandard.unit,
+            FeeStandard.effective_from,
+            FeeStandard.effective_to,
+        ).where(FeeStandard.kindergarten_id.in_(ids))
+    ):
+        facts[s.kindergarten_id].standards.append(StandardFact(*s[1:]))
+    covered_first, covered_last = windows.funding_covering
+    received_first, received_last = windows.funding_received
     for f in session.execute(
-        select(Funding).where(
+        select(
+            Funding.kindergarten_id,
+            Funding.reference,
+            Funding.source,
+            Funding.amount,
+            Funding.period_start,
+            Funding.period_end,
+            Funding.received_on,
+        ).where(
             Funding.kindergarten_id.in_(ids),
-            Funding.period_end >= funding_first,
-            Funding.period_start <= last,
             Funding.received_on <= as_of,
+            or_(
+                and_(Funding.period_end >= covered_first, Funding.period_start <= covered_last),
+                Funding.received_on.between(received_first, received_last),
+            ),
         )
-    ).scalars():
-        facts[f.kindergarten_id].funding.append(
-            FundingFact(
-                f.reference, f.source, f.amount, f.period_start, f.period_end, f.received_on
-            )
-        )
-    months = [str(p) for p in scope.period_from.shift(-1).until(scope.period_to)]
+    ):
+        facts[f.kindergarten_id].funding.append(FundingFact(*f[1:]))
     for a in session.execute(
-        select(Absence).where(Absence.kindergarten_id.in_(ids), Absence.month.in_(months))
-    ).scalars():
-        facts[a.kindergarten_id].absences[(a.child_id, a.month)] = AbsenceFact(
-            a.child_id, a.month, a.days_absent, a.days_open
-        )
+        select(
+            Absence.kindergarten_id,
+            Absence.child_id,
+            Absence.month,
+            Absence.days_absent,
+            Absence.days_open,
+        ).where(Absence.kindergarten_id.in_(ids), Absence.month.in_(windows.absence_months))
+    ):
+        facts[a.kindergarten_id].absences[(a.child_id, a.month)] = AbsenceFact(*a[1:])
+    inspected_first, inspected_last = windows.inspected
     for i in session.execute(
-        select(Inspection).where(
+        select(
+            Inspection.kindergarten_id,
+            Inspection.inspected_on,
+            Inspection.inspector,
+            Inspection.fees_disclosed,
+        ).where(
             Inspection.kindergarten_id.in_(ids),
-            Inspection.inspected_on >= first,
-            Inspection.inspected_on <= min(last, as_of),
+            Inspection.inspected_on.between(inspected_first, min(inspected_last, as_of)),
         )
-    ).scalars():
-        facts[i.kindergarten_id].inspections.append(
-            InspectionFact(i.inspected_on, i.inspector, i.fees_disclosed)
-        )
+    ):
+        facts[i.kindergarten_id].inspections.append(InspectionFact(*i[1:]))
     return facts
 
 
 def ruleset_for(rules_dir: Path) -> Ruleset:
     return load_ruleset(rules_dir)
+
+
+def _batches(ids: list[int], size: int) -> Iterator[list[int]]:
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
 
 
 def run_check(
@@ -215,14 +265,29 @@ def run_check(
     as_of: date,
     user: User | None = None,
     store: bool = True,
+    rule_ids: set[str] | None = None,
 ) -> CheckOutcome:
-    """Check every rule for each month in the scope; store the findings (unless store=False)."""
+    """Check every rule (or `rule_ids`) for each month in the scope and store the findings.
+
+    Months after `as_of` are not evaluated and leave stored findings alone; the outcome says
+    which months (and rules) were not evaluated and why.
+    """
     if scope.kindergarten_code and not session.scalar(
         select(Kindergarten.id).where(Kindergarten.code == scope.kindergarten_code)
     ):
         raise CheckError(f"unknown kindergarten {scope.kindergarten_code}")
-    facts = load_facts(session, scope, as_of, user)
-    findings = run_rules(ruleset, facts.values(), scope.periods, as_of)
+    kg_ids = list(session.scalars(_scoped_kindergartens(scope, user)))
+    windows = FactWindows.for_months(scope.period_from, scope.period_to, ruleset, as_of)
+    findings: list[FindingResult] = []
+    kindergartens: dict[str, int] = {}
+    children: dict[tuple[str, str], int] = {}
+    for batch in _batches(kg_ids, BATCH):
+        facts = load_facts(session, batch, windows)
+        findings.extend(run_rules(ruleset, facts.values(), scope.periods, as_of, rule_ids))
+        for kg in facts.values():
+            kindergartens[kg.code] = kg.id
+            children.update({(kg.code, c.ref): c.id for c in kg.children.values()})
+    skipped = not_evaluated(ruleset, scope.periods, as_of, rule_ids)
     run = CheckRun(
         period_from=str(scope.period_from),
         period_to=str(scope.period_to),
@@ -232,70 +297,25 @@ def run_check(
         ruleset_hash=ruleset.hash,
         user_id=user.id if user else None,
         findings_count=len(findings),
+        not_evaluated=[s.to_json() for s in skipped],
     )
     session.add(run)
     session.flush()
-    created = updated = removed = 0
+    counts = StoreCounts()
     if store:
-        created, updated, removed = _store(session, run, facts, scope, findings)
+        evaluated = Evaluated(
+            kindergartens,
+            children,
+            [str(p) for p in evaluated_periods(scope.periods, as_of)],
+            rule_ids,
+            {(s.period, s.rule_id) for s in skipped if s.rule_id},
+        )
+        counts = store_findings(session, run, evaluated, as_of, findings)
+        run.created, run.updated = counts.created, counts.updated
+        run.resolved, run.reopened = counts.resolved, counts.reopened
     run.finished_at = utcnow()
-    kindergartens = {
+    by_code = {
         kg.code: kg
-        for kg in session.scalars(select(Kindergarten).where(Kindergarten.id.in_(list(facts))))
+        for kg in session.scalars(select(Kindergarten).where(Kindergarten.id.in_(kg_ids)))
     }
-    return CheckOutcome(run, findings, kindergartens, created, updated, removed)
-
-
-def _store(
-    session: Session,
-    run: CheckRun,
-    facts: dict[int, KindergartenFacts],
-    scope: Scope,
-    findings: list[FindingResult],
-) -> tuple[int, int, int]:
-    kg_ids = {kg.code: kg.id for kg in facts.values()}
-    child_ids = {(kg.code, c.ref): c.id for kg in facts.values() for c in kg.children.values()}
-    periods = [str(p) for p in scope.periods]
-    existing: dict[str, int] = {
-        fingerprint: id_
-        for fingerprint, id_ in session.execute(
-            select(Finding.fingerprint, Finding.id).where(
-                Finding.kindergarten_id.in_(list(kg_ids.values())), Finding.period.in_(periods)
-            )
-        )
-    }
-    now = utcnow()
-    rows = {}
-    for f in findings:
-        rows[f.fingerprint] = {
-            "fingerprint": f.fingerprint,
-            "rule_id": f.rule.id,
-            "severity": f.severity,
-            "period": f.period,
-            "kindergarten_id": kg_ids[f.kindergarten_code],
-            "child_id": child_ids.get((f.kindergarten_code, f.child_ref)) if f.child_ref else None,
-            "citation": f.citation,
-            "message_zh": f.message_zh,
-            "message_en": f.message_en,
-            "evidence": f.evidence,
-            "parameters": f.parameters_detail(),
-            "explanation": f.explanation,
-            "amount_due": f.amount_due,
-            "ruleset_hash": f.ruleset_hash,
-            "last_seen_at": now,
-            "check_run_id": run.id,
-        }
-    new = [row for key, row in rows.items() if key not in existing]
-    if new:
-        session.execute(
-            insert(Finding), [{**row, "first_seen_at": now, "status": "open"} for row in new]
-        )
-    kept = [row for key, row in rows.items() if key in existing]
-    if kept:  # ORM bulk UPDATE by primary key: one executemany, status and first_seen kept
-        session.execute(
-            update(Finding), [{**row, "id": existing[row["fingerprint"]]} for row in kept]
-        )
-    gone = [id_ for key, id_ in existing.items() if key not in rows]
-    if gone:
-        session.execute(delete(Finding).where(Finding.id.in_(gone)))
-    return len(new), len(kept), len(gone)
+    return CheckOutcome(run, findings, by_code, counts, skipped)

@@ -29,19 +29,20 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from feecheck.domain.fee_items import FeeItemTaxonomy
-from feecheck.models import AuditEntry, ImportBatch, User
+from feecheck.domain.reasons import Problem, Refused
+from feecheck.models import ImportBatch, User
+from feecheck.services import audit
 from feecheck.services.record_types import (
     RECORD_TYPES,
     RecordType,
     normalise_header,
     parse_cells,
 )
-from feecheck.services.records import Actor, RecordWriter
+from feecheck.services.upsert import Actor, RecordWriter
 
 ENCODINGS = ("auto", "utf-8", "gb18030")
 DELIMITERS = (",", "\t", ";")
@@ -52,39 +53,8 @@ MAX_STORED_ERRORS = 10_000  # errors kept on the ImportBatch row (the CLI prints
 Progress = Callable[[int, int], None]  # (rows done, rows expected)
 
 
-class FileRefused(Exception):
+class FileRefused(Refused):
     """The file cannot be read at all; nothing is written. Exit status 2 in the CLI."""
-
-    def __init__(self, en: str, zh: str) -> None:
-        super().__init__(en)
-        self.en = en
-        self.zh = zh
-
-    @property
-    def text(self) -> str:
-        return f"{self.zh} / {self.en}"
-
-
-@dataclass(frozen=True)
-class RowProblem:
-    """A rejected row: its line in the file (1 = header), the column as written there, why."""
-
-    line: int
-    column: str
-    reason: str
-    reason_zh: str
-
-    @property
-    def text(self) -> str:
-        return f"{self.reason_zh} / {self.reason}" if self.reason_zh else self.reason
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "line": self.line,
-            "column": self.column,
-            "reason": self.reason,
-            "reason_zh": self.reason_zh,
-        }
 
 
 @dataclass
@@ -101,7 +71,7 @@ class ImportReport:
     updated: int = 0
     unchanged: int = 0
     rejected: int = 0
-    errors: list[RowProblem] = field(default_factory=list)  # the first MAX_STORED_ERRORS
+    errors: list[Problem] = field(default_factory=list)  # the first MAX_STORED_ERRORS
     warnings: list[str] = field(default_factory=list)
     message: str | None = None  # the file-level refusal, bilingual
 
@@ -117,7 +87,7 @@ class ImportReport:
         return format_error_lines(self.file_name, self.errors)
 
 
-def format_error_lines(file_name: str, problems: list[RowProblem]) -> list[str]:
+def format_error_lines(file_name: str, problems: list[Problem]) -> list[str]:
     lines: list[str] = []
     current: int | None = None
     for problem in problems:
@@ -341,7 +311,7 @@ def run_import(
     file_name: str | None = None,
     options: ImportOptions | None = None,
     progress: Progress | None = None,
-    on_error: Callable[[RowProblem], None] | None = None,
+    on_error: Callable[[Problem], None] | None = None,
     batch: ImportBatch | None = None,
 ) -> ImportReport:
     """Import one CSV file; commits or rolls back the session itself and returns the report.
@@ -398,7 +368,7 @@ def _import_rows(
     options: ImportOptions,
     report: ImportReport,
     progress: Progress | None,
-    on_error: Callable[[RowProblem], None] | None,
+    on_error: Callable[[Problem], None] | None,
 ) -> None:
     record_type = source.record_type
     writer = RecordWriter(
@@ -420,10 +390,7 @@ def _import_rows(
             report.created += result.created
             report.updated += result.updated
             report.unchanged += result.unchanged
-            problems.extend(
-                RowProblem(e.index, headers.get(e.column, e.column), e.reason, e.reason_zh)
-                for e in result.errors
-            )
+            problems.extend(e.at(column=headers.get(e.column, e.column)) for e in result.errors)
         problems.sort(key=lambda p: p.line)
         report.rejected += len({p.line for p in problems})
         room = MAX_STORED_ERRORS - len(report.errors)
@@ -438,7 +405,7 @@ def _import_rows(
             progress(done, max(expected, done))
 
 
-ParsedChunk = tuple[int, list[tuple[int, dict[str, Any]]], list[RowProblem]]
+ParsedChunk = tuple[int, list[tuple[int, dict[str, Any]]], list[Problem]]
 
 
 def _parsed(source: CsvSource, options: ImportOptions) -> Iterator[ParsedChunk]:
@@ -447,14 +414,11 @@ def _parsed(source: CsvSource, options: ImportOptions) -> Iterator[ParsedChunk]:
     rows = source.rows()
     while chunk := list(islice(rows, options.chunk_size)):
         valid: list[tuple[int, dict[str, Any]]] = []
-        problems: list[RowProblem] = []
+        problems: list[Problem] = []
         for line, cells in chunk:
             record, cell_errors = parse_cells(record_type, cells)
             if cell_errors:
-                problems.extend(
-                    RowProblem(line, headers.get(e.column, e.column), e.reason, e.reason_zh)
-                    for e in cell_errors
-                )
+                problems.extend(e.at(line, headers.get(e.column, e.column)) for e in cell_errors)
             else:
                 valid.append((line, record))
         yield len(chunk), valid, problems
@@ -478,28 +442,30 @@ def _finish_batch(
     batch.message = report.message
     batch.finished_at = datetime.now(UTC)
     written = report.status == "committed"
-    session.execute(
-        insert(AuditEntry).values(
-            actor=actor.name[:64],
-            user_id=actor.user_id,
-            action="import",
-            table_name=report.record_type[:64],
-            record_key=f"batch {batch.id}: {report.file_name}"[:200],
-            before=None,
-            after={
-                "status": report.status,
-                "sha256": report.sha256,
-                "encoding": report.encoding,
-                "rows": report.rows_total,
-                "created": report.created if written else 0,
-                "updated": report.updated if written else 0,
-                "unchanged": report.unchanged,
-                "rejected": report.rejected,
-                "dry_run": options.dry_run,
-                "atomic": options.atomic,
-            },
-            import_batch_id=batch.id,
-        )
+    audit.record(
+        session,
+        actor,
+        [
+            audit.Change(
+                "import",
+                report.record_type,
+                f"batch {batch.id}: {report.file_name}",
+                None,
+                {
+                    "status": report.status,
+                    "sha256": report.sha256,
+                    "encoding": report.encoding,
+                    "rows": report.rows_total,
+                    "created": report.created if written else 0,
+                    "updated": report.updated if written else 0,
+                    "unchanged": report.unchanged,
+                    "rejected": report.rejected,
+                    "dry_run": options.dry_run,
+                    "atomic": options.atomic,
+                },
+            )
+        ],
+        batch.id,
     )
     session.commit()
 

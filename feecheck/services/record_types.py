@@ -1,7 +1,7 @@
 """The record types of spec §2: columns (English and Chinese), cell parsers, natural keys.
 
 This is the one validation path: CSV import, web forms and the demo all turn text cells into
-typed records here, and write them through services.records.upsert_records.
+typed records here, and write them through services.upsert.upsert_records.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from feecheck.domain.categories import (
 )
 from feecheck.domain.money import CENT, parse_amount
 from feecheck.domain.periods import Period, parse_date
+from feecheck.domain.reasons import Problem, Refused
 from feecheck.domain.regions import validate_region_code
 from feecheck.models import (
     Absence,
@@ -40,13 +41,8 @@ from feecheck.models import (
 )
 
 
-class Invalid(ValueError):
-    """A cell or row that cannot be accepted, with the reason in English and Chinese."""
-
-    def __init__(self, en: str, zh: str) -> None:
-        super().__init__(en)
-        self.en = en
-        self.zh = zh
+class Invalid(Refused):
+    """A cell that cannot be accepted, with the reason in English and Chinese."""
 
 
 def _text(limit: int) -> Callable[[str], str]:
@@ -229,14 +225,15 @@ def normalise_header(text: str) -> str:
     return unicodedata.normalize("NFKC", text).strip().lower()
 
 
-RowCheck = Callable[[Mapping[str, Any]], "CellError | None"]
+RowCheck = Callable[[Mapping[str, Any]], Problem | None]
 
 
 def _period_order(start: str, end: str) -> RowCheck:
-    def check(record: Mapping[str, Any]) -> CellError | None:
+    def check(record: Mapping[str, Any]) -> Problem | None:
         first, last = record.get(start), record.get(end)
         if isinstance(first, date) and isinstance(last, date) and first > last:
-            return CellError(
+            return Problem(
+                0,
                 end,
                 f"{end} {last} is before {start} {first}",
                 f"{_ZH_NAMES.get(end, end)} {last} 早于 {_ZH_NAMES.get(start, start)} {first}",
@@ -246,16 +243,17 @@ def _period_order(start: str, end: str) -> RowCheck:
     return check
 
 
-def _absence_days(record: Mapping[str, Any]) -> CellError | None:
+def _absence_days(record: Mapping[str, Any]) -> Problem | None:
     absent, open_days = record.get("days_absent"), record.get("days_open")
     if isinstance(absent, int) and isinstance(open_days, int) and absent > open_days:
-        return CellError(
+        return Problem(
+            0,
             "days_absent",
             f"days_absent {absent} is more than days_open {open_days}",
             f"缺勤天数 {absent} 多于开园天数 {open_days}",
         )
     if open_days == 0:
-        return CellError("days_open", "days_open must be at least 1", "开园天数至少为 1")
+        return Problem(0, "days_open", "days_open must be at least 1", "开园天数至少为 1")
     return None
 
 
@@ -404,41 +402,29 @@ RECORD_TYPES: dict[str, RecordType] = {
 }
 
 
-@dataclass(frozen=True)
-class CellError:
-    column: str
-    reason: str  # English
-    reason_zh: str = ""
-
-    @property
-    def text(self) -> str:
-        """Both languages, Chinese first: what the CLI prints and the error report holds."""
-        return f"{self.reason_zh} / {self.reason}" if self.reason_zh else self.reason
-
-
 REQUIRED_MISSING = ("required value is missing", "缺少必填值")
 
 
 def parse_cells(
     record_type: RecordType, cells: Mapping[str, str]
-) -> tuple[dict[str, Any], list[CellError]]:
+) -> tuple[dict[str, Any], list[Problem]]:
     """Text cells (by field name) -> a typed record, or the errors that stop it."""
     record: dict[str, Any] = {}
-    errors: list[CellError] = []
+    errors: list[Problem] = []
     for name, parse, required in record_type.plan:
         cell = cells.get(name)
         if cell:
             cell = cell.strip()
         if not cell:
             if required:
-                errors.append(CellError(name, *REQUIRED_MISSING))
+                errors.append(Problem(0, name, *REQUIRED_MISSING))
             continue
         try:
             record[name] = parse(cell)
-        except Invalid as exc:
-            errors.append(CellError(name, exc.en, exc.zh))
+        except Refused as exc:
+            errors.append(exc.problem(name))
         except ValueError as exc:
-            errors.append(CellError(name, str(exc), "取值无效"))
+            errors.append(Problem(0, name, str(exc), "取值无效"))
     if not errors:
         for check in record_type.row_checks:
             problem = check(record)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from feecheck.domain.categories import Role
 from feecheck.domain.regions import validate_region_code
-from feecheck.models import AuditEntry, User
-from feecheck.services.records import Actor
+from feecheck.models import User
+from feecheck.services import audit
+from feecheck.services.audit import Actor
 
 _hasher = PasswordHasher()
 MIN_PASSWORD_LENGTH = 8
@@ -45,16 +46,14 @@ def create_user(
     )
     session.add(user)
     session.flush()
-    session.execute(
-        insert(AuditEntry).values(
-            actor=actor.name,
-            user_id=actor.user_id,
-            action="create",
-            table_name="users",
-            record_key=username,
-            before=None,
-            after={"role": role, "region_code": region_code},
-        )
+    audit.record(
+        session,
+        actor,
+        [
+            audit.Change(
+                "create", "users", username, None, {"role": role, "region_code": region_code}
+            )
+        ],
     )
     return user
 

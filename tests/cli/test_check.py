@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import csv
+import io
 import json
 import shlex
 
 import pytest
 from flask.testing import FlaskCliRunner
+from sqlalchemy import select
 
 from feecheck.cli import main
 from feecheck.services.demo import SEEDED_CASES
@@ -23,7 +26,9 @@ def test_json_output_follows_the_contract(demo: FlaskCliRunner) -> None:
     )
     assert result.exit_code == 3, result.output
     document = json.loads(result.output)
+    assert set(document) == {"periods", "ruleset", "not_evaluated", "findings"}
     assert document["periods"][0] == "2025-09" and len(document["periods"]) == 12
+    assert document["not_evaluated"] == []
     assert len(document["ruleset"]) == 64
     finding = document["findings"][0]
     assert set(finding) == {
@@ -63,7 +68,7 @@ def test_explain_shows_the_chain(demo: FlaskCliRunner) -> None:
             "--period",
             "2025-11",
             "--kindergarten",
-            SEEDED_CASES["FEE-DISCLOSURE"],
+            SEEDED_CASES["FEE-DISCLOSURE"][0],
             "--explain",
         ],
     )
@@ -76,6 +81,52 @@ def test_bad_arguments_exit_two(demo: FlaskCliRunner) -> None:
     assert demo.invoke(main, shlex.split("check --period 2025-13")).exit_code == 2
     result = demo.invoke(main, shlex.split("check --period 2025-09 --kindergarten K404"))
     assert result.exit_code == 2 and "unknown kindergarten K404" in result.output
+
+
+def test_as_of_names_the_months_it_did_not_evaluate(demo: FlaskCliRunner) -> None:
+    args = "check --period 2026-01 --to 2026-03 --as-of 2026-02-10"
+    document = json.loads(demo.invoke(main, shlex.split(args + " --format json")).output)
+    assert document["periods"] == ["2026-01", "2026-02", "2026-03"]
+    skipped = [(n["period"], n.get("rule_id")) for n in document["not_evaluated"]]
+    assert skipped == [("2026-02", "MEAL-SETTLEMENT"), ("2026-03", None)]
+    assert "as-of" in document["not_evaluated"][1]["reason"]
+    assert {f["period"] for f in document["findings"]} <= {"2026-01", "2026-02"}
+    text = demo.invoke(main, shlex.split(args)).output
+    assert "未检查 / not evaluated: 2026-03" in text and "in the months evaluated" in text
+
+
+def test_csv_output_is_escaped_against_formula_injection(demo: FlaskCliRunner) -> None:
+    from feecheck.extensions import db
+    from feecheck.models import Kindergarten
+
+    with demo.app.app_context():
+        session = db.session
+        kg = session.scalars(
+            select(Kindergarten).where(Kindergarten.code == SEEDED_CASES["FEE-DISCLOSURE"][0])
+        ).one()
+        kg.code = "=HYPERLINK(1)"
+        session.commit()
+    result = demo.invoke(
+        main, shlex.split("check --period 2025-11 --format csv --kindergarten =HYPERLINK(1)")
+    )
+    rows = list(csv.reader(io.StringIO(result.output)))
+    assert rows[0][:3] == ["rule_id", "severity", "period"]
+    assert {row[3] for row in rows[1:]} == {"'=HYPERLINK(1)"}
+
+
+def test_rules_list_refuses_bad_dates_and_regions(runner: FlaskCliRunner) -> None:
+    bad_day = runner.invoke(main, shlex.split("rules list --on 2026-13-01"))
+    assert bad_day.exit_code == 2 and "--on must be a date" in bad_day.output
+    assert "Traceback" not in bad_day.output
+    bad_region = runner.invoke(main, shlex.split("rules list --region abc"))
+    assert bad_region.exit_code == 2 and "6-digit" in bad_region.output
+
+
+def test_flask_lists_the_feecheck_commands(app) -> None:  # type: ignore[no-untyped-def]
+    """Registered the flaskr way (cli.init_app), so `flask --app feecheck` has them too."""
+    assert {"check", "import", "init", "demo", "rules", "user", "quickstart"} <= set(
+        app.cli.commands
+    )
 
 
 def test_rules_commands(runner: FlaskCliRunner) -> None:

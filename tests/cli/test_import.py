@@ -108,11 +108,41 @@ def test_encoding_option_and_several_files(runner: FlaskCliRunner) -> None:
 
 def test_large_files_show_a_progress_bar_without_breaking_output(
     runner: FlaskCliRunner,
-    tmp_path: Path,
     monkeypatch,  # type: ignore[no-untyped-def]
 ) -> None:
     from feecheck.cli import imports
 
+    bars: list[dict[str, object]] = []
+
+    class RecordingBar:  # stands in for tqdm, which switches itself off without a terminal
+        def __init__(self, **options: object) -> None:
+            self.state: dict[str, object] = {"options": options, "total": 0, "n": 0, "written": []}
+            self.n = 0
+            bars.append(self.state)
+
+        @property
+        def total(self) -> object:
+            return self.state["total"]
+
+        @total.setter
+        def total(self, value: object) -> None:
+            self.state["total"] = value
+
+        def update(self, n: int) -> None:
+            self.n += n
+            self.state["n"] = self.n
+
+        def write(self, line: str) -> None:
+            self.state["written"].append(line)  # type: ignore[attr-defined]
+
+        def close(self) -> None:
+            self.state["closed"] = True
+
     monkeypatch.setattr(imports, "BAR_MIN_ROWS", 1)
+    monkeypatch.setattr(imports, "tqdm", RecordingBar)
     result = _import(runner, "kindergartens", str(DATA / "kindergartens.en.utf8.csv"))
     assert result.exit_code == 0 and "created 3" in result.output
+    assert len(bars) == 1
+    bar = bars[0]
+    assert bar["options"]["disable"] is None  # off when stderr is not a terminal
+    assert bar["total"] == 3 and bar["n"] == 3 and bar["closed"] is True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,31 @@ import pytest
 from feecheck.config import ROOT
 from feecheck.engine.loader import RulesError, load_ruleset
 from feecheck.engine.params import ParameterResolver
-from tests.services.test_demo import RULE_IDS
+
+# The contract's rule ids (fee-rules.md §4, spec §4).
+RULE_IDS = {
+    "FUNDING-FLOOR",
+    "FUNDING-LOWERED",
+    "INCLUSIVE-SUBSIDY",
+    "FUNDING-FORPROFIT-PUBLIC-MONEY",
+    "FEE-PROHIBITED-ITEM",
+    "FEE-UNCLASSIFIED-ITEM",
+    "FEE-THIRD-PARTY-COLLECTOR",
+    "ACCOMMODATION-NON-BOARDER",
+    "FEE-NO-STANDARD",
+    "FEE-ABOVE-STANDARD",
+    "INCLUSIVE-FEE-CAP",
+    "FEE-ADJUST-FREQUENCY",
+    "FEE-ADJUST-AMPLITUDE",
+    "FEE-ADJUST-MIDYEAR",
+    "FEE-PREPAY",
+    "REFUND-ON-WITHDRAWAL",
+    "MEAL-SETTLEMENT",
+    "HARDSHIP-NO-REDUCTION",
+    "FEE-FREE-FINAL-YEAR",
+    "FEE-DISCLOSURE",
+    "FEE-UNFILED-ACCOUNT",
+}
 
 RULES = ROOT / "rules"
 
@@ -127,3 +152,54 @@ def test_parameters_resolve_from_the_deepest_layer() -> None:
     assert block is not None and block.value == "month"
     national = ParameterResolver(ruleset, "420102").resolve("billing_block", date(2026, 1, 1))
     assert national is not None and national.value == "semester" and national.layer == "national"
+
+
+def _overlay(rules_copy: Path, region: str, name: str, value: str) -> None:
+    (rules_copy / "regions" / f"{region}.yaml").write_text(
+        f'region: "{region}"\nparameters:\n  {name}:\n'
+        f"    - {{from: 2026-01-01, value: {value}, reference: a test overlay}}\n",
+        encoding="utf-8",
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "weaker", "stricter", "bound"),
+    [
+        ("prepay_advance_days", "45", "20", "cap"),
+        ("prohibited_categories", "[special_class]", None, "superset"),
+        ("meal_refund_first_day_excluded", "true", "false", "false_stricter"),
+        ("billing_block", "semester", "month", "order"),
+    ],
+)
+def test_overlays_may_tighten_and_never_weaken(
+    rules_copy: Path, name: str, weaker: str, stricter: str | None, bound: str
+) -> None:
+    if name == "meal_refund_first_day_excluded":  # local: a national value to weaken first
+        _overlay(rules_copy, "450000", name, "false")
+        region = "450100"
+    elif name == "billing_block":
+        _overlay(rules_copy, "450000", name, "month")
+        region = "450100"
+    else:
+        region = "450000"
+    if stricter is not None:
+        _overlay(rules_copy, region, name, stricter)
+        load_ruleset(rules_copy)  # tightening is fine
+    _overlay(rules_copy, region, name, weaker)
+    message = _problems(rules_copy)
+    assert f"rules/regions/{region}.yaml:4: {name} = " in message
+    assert f"(bound: {bound})" in message
+
+
+def test_a_superset_overlay_may_add_to_the_national_list(rules_copy: Path) -> None:
+    national = load_ruleset(RULES).params["prohibited_categories"].values[-1].value
+    wider = "[" + ", ".join([*national, "unclassified"]) + "]"
+    _overlay(rules_copy, "450000", "prohibited_categories", wider)
+    resolver = ParameterResolver(load_ruleset(rules_copy), "450102")
+    assert "unclassified" in resolver.resolve("prohibited_categories", date(2026, 3, 1)).value
+
+
+def test_true_stricter_refuses_switching_a_province_rule_off(rules_copy: Path) -> None:
+    _overlay(rules_copy, "310100", "adjust_only_at_school_year_start", "false")
+    message = _problems(rules_copy)
+    assert "adjust_only_at_school_year_start = False weakens rules/regions/310000.yaml" in message

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from feecheck.models import AuditEntry, Charge, FiledAccount
 from feecheck.services.record_types import RECORD_TYPES, parse_cells
-from feecheck.services.records import Actor, upsert_records
+from feecheck.services.upsert import Actor, upsert_records
 
 ACTOR = Actor("test")
 
@@ -54,7 +54,7 @@ def test_references_and_duplicates_are_row_errors(session: Session, taxonomy) ->
     ]
     result = upsert_records(session, RECORD_TYPES["children"], children, ACTOR, taxonomy)
     assert result.created == 1
-    assert [(e.index, e.column) for e in result.errors] == [
+    assert [(e.line, e.column) for e in result.errors] == [
         (3, "kindergarten_code"),
         (4, "child_ref"),
     ]

@@ -1,15 +1,15 @@
-"""What kindergartens charge and receive: fee standards, charges, refunds, funding, absences,
-inspections. Money columns are exact (see models.types.Money)."""
+"""What families pay: fee standards (approved or filed prices), charges, refunds. Money is exact
+(models.types.Money)."""
 
 from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from feecheck.domain.categories import Collector, FeeUnit, FundingSource
+from feecheck.domain.categories import Collector, FeeUnit
 from feecheck.models.base import Base, enum_check, non_negative, ordered
 from feecheck.models.kindergarten import Child, Kindergarten
 
@@ -82,63 +82,3 @@ class Refund(Base):
     reason: Mapped[str | None] = mapped_column(String(200))
 
     charge: Mapped[Charge] = relationship()
-
-
-class Funding(Base):
-    """Public money received by a kindergarten, covering a period."""
-
-    __tablename__ = "funding"
-    __table_args__ = (
-        UniqueConstraint("kindergarten_id", "reference"),
-        enum_check("source", FundingSource),
-        non_negative("amount"),
-        ordered("period_start", "period_end"),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    kindergarten_id: Mapped[int] = mapped_column(ForeignKey("kindergartens.id"))
-    reference: Mapped[str] = mapped_column(String(64))
-    source: Mapped[str] = mapped_column(String(40))
-    amount: Mapped[Decimal]
-    period_start: Mapped[date]
-    period_end: Mapped[date]
-    received_on: Mapped[date]
-
-    kindergarten: Mapped[Kindergarten] = relationship()
-
-
-class Absence(Base):
-    """Days a child was absent in a month, against the days the kindergarten was open."""
-
-    __tablename__ = "absences"
-    __table_args__ = (
-        UniqueConstraint("child_id", "month"),
-        CheckConstraint(
-            "days_absent >= 0 AND days_open >= 1 AND days_open <= 31 AND days_absent <= days_open",
-            name="days_in_range",
-        ),
-        CheckConstraint("length(month) = 7 AND substr(month, 5, 1) = '-'", name="month_format"),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    kindergarten_id: Mapped[int] = mapped_column(ForeignKey("kindergartens.id"))
-    child_id: Mapped[int] = mapped_column(ForeignKey("children.id"))
-    month: Mapped[str] = mapped_column(String(7))
-    days_absent: Mapped[int]
-    days_open: Mapped[int]
-
-    child: Mapped[Child] = relationship()
-
-
-class Inspection(Base):
-    __tablename__ = "inspections"
-    __table_args__ = (UniqueConstraint("kindergarten_id", "inspected_on"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    kindergarten_id: Mapped[int] = mapped_column(ForeignKey("kindergartens.id"))
-    inspected_on: Mapped[date]
-    inspector: Mapped[str] = mapped_column(String(100))
-    fees_disclosed: Mapped[bool] = mapped_column(Boolean)
-    notes: Mapped[str | None] = mapped_column(Text)
-
-    kindergarten: Mapped[Kindergarten] = relationship()

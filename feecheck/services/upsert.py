@@ -1,57 +1,34 @@
 """Writing records: resolve references, upsert by natural key in bulk, audit what changed.
 
-Every writer of records (CSV import, web forms, the demo) goes through upsert_records().
+Every writer of records (CSV import, web forms, the demo) goes through upsert_records() or a
+RecordWriter; rows are validated first by record_types.parse_cells (one validation path), the
+hot path is services/bulk.py, and every change goes through services/audit.record().
 """
 
 from __future__ import annotations
 
-from array import array
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date
-from decimal import Decimal
 from functools import lru_cache
 from itertools import islice
-from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import (
-    Column,
-    Date,
-    MetaData,
-    Table,
-    and_,
-    bindparam,
-    func,
-    insert,
-    select,
-    update,
-)
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
-from sqlalchemy.schema import CreateTable
 
 from feecheck.domain.categories import Collector, Hardship
 from feecheck.domain.fee_items import FeeItemTaxonomy
-from feecheck.domain.money import money
+from feecheck.domain.reasons import Problem
 from feecheck.domain.regions import within
-from feecheck.models import AuditEntry, Charge, Child, FiledAccount, Kindergarten, User
-from feecheck.models.types import Money
+from feecheck.models import Charge, Child, FiledAccount, Kindergarten
+from feecheck.services import audit
+from feecheck.services.audit import Actor
+from feecheck.services.bulk import BulkWriter, WrittenRows
 from feecheck.services.record_types import RecordType
 
 CHUNK = 2000
 
-
-@dataclass(frozen=True)
-class RowError:
-    index: int  # the caller's row number (CSV line, form, demo sequence)
-    column: str
-    reason: str  # English
-    reason_zh: str = ""
-
-    @property
-    def text(self) -> str:
-        """Both languages, Chinese first (as CellError.text)."""
-        return f"{self.reason_zh} / {self.reason}" if self.reason_zh else self.reason
+__all__ = ["CHUNK", "Actor", "RecordWriter", "UpsertResult", "upsert_records"]
 
 
 @dataclass
@@ -59,29 +36,17 @@ class UpsertResult:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
-    errors: list[RowError] = field(default_factory=list)
+    errors: list[Problem] = field(default_factory=list)
 
     @property
     def rejected(self) -> int:
-        return len({e.index for e in self.errors})
+        return len({e.line for e in self.errors})
 
     def add(self, other: UpsertResult) -> None:
         self.created += other.created
         self.updated += other.updated
         self.unchanged += other.unchanged
         self.errors.extend(other.errors)
-
-
-@dataclass
-class Actor:
-    """Who writes: a user, or a named system actor (demo, import job)."""
-
-    name: str
-    user_id: int | None = None
-
-    @classmethod
-    def of(cls, user: User | None, fallback: str = "system") -> Actor:
-        return cls(user.username, user.id) if user else cls(fallback)
 
 
 class _References:
@@ -146,7 +111,7 @@ def _columns(
     record: dict[str, Any],
     refs: _References,
     classify: Callable[[str], str] | None,
-) -> tuple[dict[str, Any], RowError | None]:
+) -> tuple[dict[str, Any], Problem | None]:
     """Turn a typed record into table columns, resolving references; index filled by caller."""
     values = dict(record)
     values.pop("filed_accounts", None)
@@ -154,7 +119,7 @@ def _columns(
         code = values.pop("kindergarten_code")
         kg_id = refs.kindergartens.get(code)
         if kg_id is None:
-            return {}, RowError(
+            return {}, Problem(
                 0,
                 "kindergarten_code",
                 f"unknown kindergarten {code}",
@@ -167,7 +132,7 @@ def _columns(
             ref = values.pop("child_ref")
             child_id = refs.children.get((kg_id, ref))
             if child_id is None:
-                return {}, RowError(
+                return {}, Problem(
                     0,
                     "child_ref",
                     f"unknown child {ref} in kindergarten {code}",
@@ -178,7 +143,7 @@ def _columns(
             receipt = values.pop("receipt_no")
             charge_id = refs.charges.get((kg_id, receipt))
             if charge_id is None:
-                return {}, RowError(
+                return {}, Problem(
                     0,
                     "receipt_no",
                     f"unknown receipt {receipt} in kindergarten {code}",
@@ -196,8 +161,8 @@ def _columns(
     return values, None
 
 
-def _outside_error(column: str, code: str, refs: _References) -> RowError:
-    return RowError(
+def _outside_error(column: str, code: str, refs: _References) -> Problem:
+    return Problem(
         0,
         column,
         f"kindergarten {code} is outside your region {refs.region_code}",
@@ -228,14 +193,6 @@ def _key_columns(record_type: RecordType) -> list[str]:
     child_column = "child_id" if record_type.name == "absences" else "child_ref"
     renames = {"kindergarten_code": "kindergarten_id", "child_ref": child_column}
     return [renames.get(k, k) for k in record_type.key]
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return f"{value:.2f}"
-    if isinstance(value, date):
-        return value.isoformat()
-    return value
 
 
 def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
@@ -301,7 +258,7 @@ class RecordWriter:
         self.key_cols = _key_columns(record_type)
         self.refs = _References(session, record_type.name, region_code)
         self.classify = lru_cache(maxsize=4096)(taxonomy.classify) if taxonomy else None
-        self.rows = _WrittenRows()
+        self.rows = WrittenRows()
         self.actor = actor
         self.import_batch_id = import_batch_id
         self.audit_creations = audit_creations
@@ -313,7 +270,7 @@ class RecordWriter:
             for name, _ in _DEFAULTS.get(record_type.name, ())
             if fields_given is not None and name not in fields_given
         }
-        self.bulk = _Bulk(session, self.table, self.key_cols)
+        self.bulk = BulkWriter(session, self.table, self.key_cols)
 
     def write(self, chunk: list[tuple[int, dict[str, Any]]]) -> UpsertResult:
         """Upsert one chunk of (row index, typed record); returns its counts and row errors."""
@@ -327,7 +284,7 @@ class RecordWriter:
         for index, record in chunk:
             values, error = _columns(record_type, record, self.refs, self.classify)
             if error:
-                result.errors.append(RowError(index, error.column, error.reason, error.reason_zh))
+                result.errors.append(error.at(line=index))
                 continue
             key = tuple([values[c] for c in key_cols])
             first = seen.get(key)
@@ -357,7 +314,7 @@ class RecordWriter:
                 row["region_code"], self.region_code
             ):
                 error = _outside_error("code", values["code"], self.refs)
-                result.errors.append(RowError(index, error.column, error.reason, error.reason_zh))
+                result.errors.append(error.at(line=index))
                 continue
             else:
                 self.rows.touch(row["id"], index)
@@ -371,28 +328,52 @@ class RecordWriter:
             self._insert(inserts, new_lines)
             result.created += len(inserts)
         self._update(updates)
+        audited = [(row, dict(changed)) for row, changed in updates]
         if record_type.name == "kindergartens":
-            accounts_changed = _sync_filed_accounts(self.session, kept)
-            moved = [v for v in unchanged if v["code"] in accounts_changed]
-            unchanged = [v for v in unchanged if v["code"] not in accounts_changed]
-            updates.extend(({"code": v["code"]}, {"filed_accounts": "changed"}) for v in moved)
+            accounts = _sync_filed_accounts(self.session, kept)
+            by_code = {row["code"]: (row, changed) for row, changed in audited}
+            for code, (before, after) in accounts.items():
+                if code in by_code:
+                    by_code[code][0]["filed_accounts"] = before
+                    by_code[code][1]["filed_accounts"] = after
+                elif before:  # a kindergarten created in this chunk has no "before"
+                    audited.append(
+                        ({"code": code, "filed_accounts": before}, {"filed_accounts": after})
+                    )
+            moved = {code for code, _ in accounts.items()} - set(by_code)
+            moved_unchanged = [v for v in unchanged if v["code"] in moved]
+            unchanged = [v for v in unchanged if v["code"] not in moved]
+            result.updated += len(moved_unchanged)
         result.updated += len(updates)
         result.unchanged += len(unchanged)
-        _audit(
+        table = record_type.model.__tablename__
+        created = {id(v) for v in inserts} if self.audit_creations else set()
+        audit.record(
             self.session,
-            record_type,
-            key_cols,
-            inserts if self.audit_creations else [],
-            updates,
             self.actor,
+            [
+                audit.Change("create", table, _key_text(v, key_cols), None, _created(record, v))
+                for record, v in kept
+                if id(v) in created
+            ]
+            + [
+                audit.Change(
+                    "update",
+                    table,
+                    _key_text(row, key_cols),
+                    {k: row.get(k) for k in changed},
+                    changed,
+                )
+                for row, changed in audited
+            ],
             self.import_batch_id,
         )
         return result
 
-    def _duplicate(self, index: int, first: int | None) -> RowError:
+    def _duplicate(self, index: int, first: int | None) -> Problem:
         where_en = f"row {first}" if first else "an earlier row"
         where_zh = f"第 {first} 行" if first else "前面的行"
-        return RowError(
+        return Problem(
             index,
             self.record_type.key[-1],
             f"duplicate of {where_en} (same natural key)",
@@ -431,213 +412,26 @@ class RecordWriter:
             self.session.connection().execute(statement, params)
 
 
-class _WrittenRows:
-    """Which rows this writer has written, and from which line: for duplicates across chunks.
-
-    A dict of every natural key seen would hold ~200 bytes a row (200 MB for a million rows).
-    Rows written earlier in the import are in the database already, so the existing-row lookup
-    finds them; this only has to tell "written by this import" from "was there before":
-    - ids up to `floor` (the largest id before the import) existed: a bitmap marks the touched;
-    - new rows get consecutive ids when the database hands them out in order: one range per
-      chunk, with the lines in an array (4 bytes a row);
-    - anything else (ids taken by a concurrent writer) goes into plain arrays.
-    """
-
-    def __init__(self) -> None:
-        self.floor: int | None = None
-        self.max_id = 0
-        self.touched = bytearray()
-        self.ranges: list[tuple[int, int, int]] = []  # (first id, last id, offset in lines)
-        self.range_lines = array("l")
-        self.ids = array("q")
-        self.lines = array("l")
-
-    def start(self, max_id: int) -> None:
-        self.floor = self.max_id = max_id
-        self.touched = bytearray(max_id // 8 + 1)
-
-    def created(self, first: int, last: int, lines: list[int]) -> None:
-        self.ranges.append((first, last, len(self.range_lines)))
-        self.range_lines.extend(lines)
-
-    def touch(self, row_id: int, line: int, created: bool = False) -> None:
-        if not created and row_id <= (self.floor or 0):
-            self.touched[row_id >> 3] |= 1 << (row_id & 7)
-        self.ids.append(row_id)
-        self.lines.append(line)
-
-    def first_line(self, row_id: int) -> int | None:
-        """The line that wrote this row earlier in the import, or None if it did not."""
-        floor = self.floor or 0
-        if row_id <= floor:
-            if not self.touched[row_id >> 3] & (1 << (row_id & 7)):
-                return None
-        else:
-            for first, last, offset in self.ranges:
-                if first <= row_id <= last:
-                    return self.range_lines[offset + row_id - first]
-        try:
-            return self.lines[self.ids.index(row_id)]
-        except ValueError:
-            return None
+def _key_text(values: dict[str, Any], key_cols: list[str]) -> str:
+    return "/".join(str(values[c]) for c in key_cols)
 
 
-class _Bulk:
-    """The hot path of big imports, below the ORM and Core's per-row parameter handling.
-
-    - existing(): the chunk's natural keys go into a temporary table (COPY on PostgreSQL,
-      executemany on SQLite) and one join on the unique index finds the rows that exist. A
-      `(a, b) IN (...)` list of thousands of tuples costs more to compile than to run, and
-      PostgreSQL plans it as a scan.
-    - insert(): new rows as positional tuples through the column types' own bind processors
-      (Money becomes fen on SQLite), then one executemany; COPY on PostgreSQL.
-    """
-
-    def __init__(self, session: Session, table: Table, key_cols: list[str]) -> None:
-        self.session = session
-        self.table = table
-        self.key_cols = key_cols
-        self.dialect = session.get_bind().dialect
-        self.postgres = self.dialect.name == "postgresql"
-        self.keys = Table(
-            f"tmp_import_keys_{table.name}",
-            MetaData(),
-            *(Column(f"k{i}", table.c[c].type) for i, c in enumerate(key_cols)),
-            prefixes=["TEMPORARY"],
-        )
-        self.keys_ready = False
-        self.columns = [c for c in table.columns if not c.primary_key]
-        self.processors = [_bind_processor(c, self.dialect) for c in self.columns]
-        self.key_processors = [_bind_processor(table.c[c], self.dialect) for c in key_cols]
-
-    def existing(self, keys: list[tuple[Any, ...]]) -> dict[tuple[Any, ...], Any]:
-        if not keys:
-            return {}
-        connection = self.session.connection()
-        if not self.keys_ready:
-            connection.execute(CreateTable(self.keys, if_not_exists=True))
-            self.keys_ready = True
-        if self.postgres:
-            # TRUNCATE, not DELETE: autovacuum never visits temporary tables, so deleted rows
-            # would pile up chunk after chunk and every join would scan them all.
-            connection.exec_driver_sql(f'TRUNCATE "{self.keys.name}"')
-        else:
-            connection.execute(self.keys.delete())
-        self._load(self.keys.name, list(self.keys.columns), keys, self.key_processors)
-        table = self.table
-        joined = select(table).join(
-            self.keys,
-            and_(*(table.c[c] == self.keys.c[f"k{i}"] for i, c in enumerate(self.key_cols))),
-        )
-        if self.postgres:
-            # Inside the import the planner's statistics lag behind the rows just written and
-            # it picks a hash join over a sequential scan of the whole table, chunk after chunk
-            # (quadratic: 1M new charges took 2 minutes). Probe the unique index instead.
-            connection.exec_driver_sql(f'ANALYZE "{self.keys.name}"')
-            connection.exec_driver_sql("SET LOCAL enable_hashjoin = off")
-            connection.exec_driver_sql("SET LOCAL enable_mergejoin = off")
-        try:
-            return {
-                tuple([row[c] for c in self.key_cols]): row
-                for row in connection.execute(joined).mappings()
-            }
-        finally:
-            if self.postgres:
-                connection.exec_driver_sql("SET LOCAL enable_hashjoin = on")
-                connection.exec_driver_sql("SET LOCAL enable_mergejoin = on")
-
-    def insert(self, rows: list[dict[str, Any]]) -> None:
-        names = [c.name for c in self.columns]
-        defaults = _python_defaults(self.columns)
-        pick = itemgetter(*names)
-        convert = [] if self.postgres else [(i, p) for i, p in enumerate(self.processors) if p]
-        tuples: list[tuple[Any, ...]] = []
-        for row in rows:
-            values = pick({**defaults, **row} if defaults else row)
-            if convert:
-                cells = list(values)
-                for i, process in convert:
-                    cells[i] = process(cells[i])
-                values = tuple(cells)
-            tuples.append(values)
-        self._load(self.table.name, self.columns, tuples)
-
-    def _load(
-        self,
-        table_name: str,
-        columns: list[Column[Any]],
-        rows: list[tuple[Any, ...]],
-        processors: list[Any] | None = None,
-    ) -> None:
-        """Rows (tuples in column order, bind-processed unless `processors` are given) in bulk."""
-        connection = self.session.connection()
-        quoted = ", ".join(f'"{c.name}"' for c in columns)
-        if self.postgres:
-            driver: Any = connection.connection.driver_connection
-            with (
-                driver.cursor() as cursor,
-                cursor.copy(f'COPY "{table_name}" ({quoted}) FROM STDIN') as copy,
-            ):
-                for row in rows:
-                    copy.write_row(row)
-            return
-        if processors and any(processors):
-            functions = [p or _same for p in processors]
-            rows = [tuple([f(v) for f, v in zip(functions, row, strict=True)]) for row in rows]
-        marks = ", ".join("?" for _ in columns)
-        connection.exec_driver_sql(f'INSERT INTO "{table_name}" ({quoted}) VALUES ({marks})', rows)
-
-
-def _same(value: Any) -> Any:
-    return value
-
-
-def _iso_date(value: date | None) -> str | None:
-    return None if value is None else value.isoformat()
-
-
-def _fen(value: Decimal | None) -> int | None:
-    return None if value is None else int(money(value) * 100)
-
-
-def _bind_processor(column: Column[Any], dialect: Any) -> Any:
-    """The dialect's own conversion for a column (dates to ISO text and Money to fen on SQLite).
-
-    On SQLite, dates and money take the same conversion through shorter functions: these run
-    for every cell of a million-row import.
-    """
-    if dialect.name == "sqlite":
-        if isinstance(column.type, Money):
-            return _fen
-        if type(column.type) is Date:
-            return _iso_date
-    return column.type.dialect_impl(dialect).bind_processor(dialect)
-
-
-def _python_defaults(columns: list[Column[Any]]) -> dict[str, Any]:
-    """Values for columns whose defaults SQLAlchemy fills in Python (timestamps, flags)."""
-    defaults: dict[str, Any] = {}
-    for column in columns:
-        default: Any = column.default
-        if default is None:
-            continue
-        if default.is_callable:
-            defaults[column.name] = default.arg(None)
-        elif default.is_scalar:
-            defaults[column.name] = default.arg
-    return defaults
+def _created(record: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+    if "filed_accounts" in record:
+        return {**values, "filed_accounts": record["filed_accounts"]}
+    return values
 
 
 def _sync_filed_accounts(
     session: Session, pairs: list[tuple[dict[str, Any], dict[str, Any]]]
-) -> set[str]:
+) -> dict[str, tuple[list[str], list[str]]]:
     """Make each kindergarten's filed accounts equal the given list (when the cell is given).
 
-    Returns the codes whose accounts changed.
+    Returns, for each code whose accounts changed, the accounts before and after.
     """
     given = {v["code"]: r["filed_accounts"] for r, v in pairs if "filed_accounts" in r}
     if not given:
-        return set()
+        return {}
     ids = {
         code: id_
         for code, id_ in session.execute(
@@ -651,13 +445,13 @@ def _sync_filed_accounts(
         )
     ):
         current.setdefault(kg_id, set()).add(account)
-    changed: set[str] = set()
+    changed: dict[str, tuple[list[str], list[str]]] = {}
     for code, accounts in given.items():
         kg_id = ids[code]
         have, want = current.get(kg_id, set()), set(accounts)
         if have == want:
             continue
-        changed.add(code)
+        changed[code] = (sorted(have), sorted(want))
         for account in have - want:
             session.execute(
                 FiledAccount.__table__.delete().where(
@@ -670,33 +464,3 @@ def _sync_filed_accounts(
                 [{"kindergarten_id": kg_id, "account_no": a} for a in sorted(want - have)],
             )
     return changed
-
-
-def _audit(session, record_type, key_cols, inserts, updates, actor, import_batch_id) -> None:  # type: ignore[no-untyped-def]
-    entries = [
-        {
-            "actor": actor.name,
-            "user_id": actor.user_id,
-            "action": "create",
-            "table_name": record_type.model.__tablename__,
-            "record_key": "/".join(str(v[c]) for c in key_cols),
-            "before": None,
-            "after": {k: _jsonable(x) for k, x in v.items()},
-            "import_batch_id": import_batch_id,
-        }
-        for v in inserts
-    ] + [
-        {
-            "actor": actor.name,
-            "user_id": actor.user_id,
-            "action": "update",
-            "table_name": record_type.model.__tablename__,
-            "record_key": "/".join(str(row[c]) for c in key_cols),
-            "before": {k: _jsonable(row.get(k)) for k in changed},
-            "after": {k: _jsonable(x) for k, x in changed.items()},
-            "import_batch_id": import_batch_id,
-        }
-        for row, changed in updates
-    ]
-    if entries:
-        session.execute(insert(AuditEntry), entries)

@@ -1,0 +1,182 @@
+"""Standards and price levels: FEE-NO-STANDARD, FEE-ABOVE-STANDARD, INCLUSIVE-FEE-CAP,
+FEE-ADJUST-FREQUENCY, FEE-ADJUST-AMPLITUDE, FEE-ADJUST-MIDYEAR."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+
+from feecheck.domain.money import TOLERANCE, money
+from feecheck.engine.evaluators.base import Context, charge_evidence, evaluator
+from feecheck.engine.facts import StandardFact
+from feecheck.engine.findings import Outcome, percent, ratio_beside
+from feecheck.engine.measures import FOUR, allowed_amount, monthly_equivalent, months_between
+from feecheck.engine.params import Params
+
+
+@evaluator("no_standard")
+def no_standard(ctx: Context) -> Iterator[Outcome]:
+    for charge, params in ctx.charges_paid():
+        if charge.item_category not in set(params.get("items_needing_standard") or ()):
+            continue
+        if ctx.kg.standard_for(charge.item_category, charge.period_start) is None:
+            yield Outcome(
+                charge_evidence(
+                    charge, item_category=charge.item_category, period_start=charge.period_start
+                ),
+                params.used,
+                ctx.child(charge).ref,
+                charge.receipt_no,
+            )
+
+
+@evaluator("above_standard")
+def above_standard(ctx: Context) -> Iterator[Outcome]:
+    for charge, params in ctx.charges_paid():
+        standard = ctx.kg.standard_for(charge.item_category, charge.period_start)
+        if standard is None:
+            continue
+        allowed = allowed_amount(charge, standard, params)
+        excess = money(charge.amount) - money(allowed.amount)
+        if excess > TOLERANCE:
+            yield Outcome(
+                charge_evidence(
+                    charge,
+                    standards=[standard.key],
+                    standard_amount=standard.amount,
+                    unit=standard.unit,
+                    units_covered=allowed.units.count.quantize(FOUR),
+                    allowed=money(allowed.amount),
+                    calculation=allowed.calculation(standard),
+                    excess=excess,
+                    refund_due=excess,
+                ),
+                params.used,
+                ctx.child(charge).ref,
+                charge.receipt_no,
+                excess,
+            )
+
+
+@evaluator("inclusive_fee_cap")
+def inclusive_fee_cap(ctx: Context) -> Iterator[Outcome]:
+    params = ctx.params()
+    standard = ctx.kg.standard_for("care_education", ctx.period.first_day)
+    if standard is None:
+        return
+    caps: list[tuple[Decimal, str]] = []
+    absolute = params.decimal("inclusive_care_fee_cap_per_month")
+    if absolute is not None:
+        caps.append((absolute, "absolute_cap"))
+    ratio, reference = (
+        params.decimal("inclusive_cap_ratio"),
+        params.decimal("public_reference_fee_per_month"),
+    )
+    if ratio is not None and reference is not None:
+        caps.append((ratio * reference, "ratio_of_public_fee"))
+    if not caps:
+        return
+    cap, basis = min(caps, key=lambda c: c[0])
+    monthly = money(monthly_equivalent(standard, ctx.period.first_day, params))
+    if monthly > money(cap):
+        yield Outcome(
+            {
+                "standards": [standard.key],
+                "fee_item": standard.fee_item,
+                "standard_amount": standard.amount,
+                "unit": standard.unit,
+                "monthly_amount": monthly,
+                "cap": money(cap),
+                "cap_basis": basis,
+            },
+            params.used,
+            key=standard.key,
+        )
+
+
+def _adjustments(
+    ctx: Context, same_unit: bool = False
+) -> Iterator[tuple[StandardFact, StandardFact | None, Params]]:
+    """Standards taking effect in the month, each with the previous one of the same item
+    (and, for the amplitude of a raise, of the same unit)."""
+    for standard in ctx.kg.standards:
+        if not ctx.period.contains(standard.effective_from):
+            continue
+        earlier = [
+            s
+            for s in ctx.kg.standards
+            if s.item_category == standard.item_category
+            and s.effective_from < standard.effective_from
+            and (not same_unit or s.unit == standard.unit)
+        ]
+        previous = max(earlier, key=lambda s: s.effective_from, default=None)
+        yield standard, previous, ctx.params(standard.effective_from)
+
+
+@evaluator("adjust_frequency")
+def adjust_frequency(ctx: Context) -> Iterator[Outcome]:
+    for standard, previous, params in _adjustments(ctx):
+        minimum = params.get("min_months_between_adjustments")
+        if previous is None or minimum is None:
+            continue
+        gap = months_between(previous.effective_from, standard.effective_from)
+        if gap < minimum:
+            yield Outcome(
+                {
+                    "standards": [previous.key, standard.key],
+                    "fee_item": standard.fee_item,
+                    "effective_from": standard.effective_from,
+                    "previous_effective_from": previous.effective_from,
+                    "months_between": gap,
+                    "threshold": minimum,
+                },
+                params.used,
+                key=standard.key,
+            )
+
+
+@evaluator("adjust_amplitude")
+def adjust_amplitude(ctx: Context) -> Iterator[Outcome]:
+    for standard, previous, params in _adjustments(ctx, same_unit=True):
+        limit = params.decimal("max_adjustment_ratio")
+        if previous is None or limit is None or previous.amount <= 0:
+            continue
+        increase = standard.amount / previous.amount - 1
+        if increase > limit:
+            yield Outcome(
+                {
+                    "standards": [previous.key, standard.key],
+                    "fee_item": standard.fee_item,
+                    "amount": standard.amount,
+                    "previous_amount": previous.amount,
+                    "increase_ratio": ratio_beside(increase, limit),
+                    "increase_percent": percent(increase, limit),
+                    "threshold": limit,
+                    "threshold_percent": percent(limit),
+                    "calculation": (
+                        f"{standard.amount:.2f} ÷ {previous.amount:.2f} − 1 = "
+                        f"{ratio_beside(increase, limit)}"
+                    ),
+                },
+                params.used,
+                key=standard.key,
+            )
+
+
+@evaluator("adjust_midyear")
+def adjust_midyear(ctx: Context) -> Iterator[Outcome]:
+    for standard, _previous, params in _adjustments(ctx):
+        if not params.get("adjust_only_at_school_year_start"):
+            continue
+        start = params.calendar().school_year_start(standard.effective_from)
+        if standard.effective_from != start:
+            yield Outcome(
+                {
+                    "standards": [standard.key],
+                    "fee_item": standard.fee_item,
+                    "effective_from": standard.effective_from,
+                    "school_year_start": start,
+                },
+                params.used,
+                key=standard.key,
+            )

@@ -1,0 +1,32 @@
+"""Attendance: the days a child was absent in a month."""
+
+from __future__ import annotations
+
+from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from feecheck.models.base import Base
+from feecheck.models.kindergarten import Child
+
+
+class Absence(Base):
+    """Days a child was absent in a month, against the days the kindergarten was open."""
+
+    __tablename__ = "absences"
+    __table_args__ = (
+        UniqueConstraint("child_id", "month"),
+        CheckConstraint(
+            "days_absent >= 0 AND days_open >= 1 AND days_open <= 31 AND days_absent <= days_open",
+            name="days_in_range",
+        ),
+        CheckConstraint("length(month) = 7 AND substr(month, 5, 1) = '-'", name="month_format"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kindergarten_id: Mapped[int] = mapped_column(ForeignKey("kindergartens.id"))
+    child_id: Mapped[int] = mapped_column(ForeignKey("children.id"))
+    month: Mapped[str] = mapped_column(String(7))
+    days_absent: Mapped[int]
+    days_open: Mapped[int]
+
+    child: Mapped[Child] = relationship()
