@@ -153,6 +153,16 @@ def show(value: Any) -> Any:
     return str(value)
 
 
+def text_of(value: Any) -> str:
+    """A parameter or evidence value as one line of text (lists joined by commas)."""
+    shown = show(value)
+    if isinstance(shown, list):
+        return ", ".join(str(v) for v in shown)
+    if isinstance(shown, dict):
+        return ", ".join(f"{k}: {v}" for k, v in shown.items())
+    return str(shown)
+
+
 def ratio_beside(value: Decimal, threshold: Decimal) -> Decimal:
     """A ratio with as many decimals as it takes to differ visibly from the threshold.
 

@@ -9,7 +9,7 @@ from datetime import date
 from feecheck.domain.periods import Period
 from feecheck.engine.evaluators import AFTER_MONTH_END, EVALUATORS, Context
 from feecheck.engine.facts import KindergartenFacts
-from feecheck.engine.findings import FindingResult, explain, render, show
+from feecheck.engine.findings import FindingResult, explain, render, show, text_of
 from feecheck.engine.params import ParameterResolver
 from feecheck.engine.specs import Ruleset, RuleSpec
 
@@ -111,7 +111,7 @@ def run_rules(
                 for outcome in EVALUATORS[rule.kind](context):
                     evidence = dict(outcome.evidence)
                     defaults = [
-                        f"{name} = {_text(value.value)}"
+                        f"{name} = {text_of(value.value)}"
                         for name, value in outcome.used.items()
                         if value.default_not_law
                     ]
@@ -135,12 +135,3 @@ def run_rules(
                     finding.explanation = explain(finding, item_name)
                     results.append(finding)
     return results
-
-
-def _text(value: object) -> str:
-    shown = show(value)
-    if isinstance(shown, list):
-        return ", ".join(str(v) for v in shown)
-    if isinstance(shown, dict):
-        return ", ".join(f"{k}: {v}" for k, v in shown.items())
-    return str(shown)

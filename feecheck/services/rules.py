@@ -6,11 +6,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 from feecheck.domain.regions import validate_region_code
 from feecheck.engine.cases import CaseResult, case_files, run_cases
-from feecheck.engine.findings import show
+from feecheck.engine.findings import text_of as value_text
 from feecheck.engine.loader import RulesError, load_ruleset
 from feecheck.engine.params import ParameterResolver
 from feecheck.engine.specs import DatedValue, Ruleset, RuleSpec
@@ -31,15 +30,6 @@ __all__ = [
 def load(rules_dir: Path) -> Ruleset:
     """The ruleset of a rules folder; RulesError lists every problem (FILE:LINE: message)."""
     return load_ruleset(Path(rules_dir))
-
-
-def value_text(value: Any) -> str:
-    shown = show(value)
-    if isinstance(shown, list):
-        return ", ".join(str(v) for v in shown)
-    if isinstance(shown, dict):
-        return ", ".join(f"{k}: {v}" for k, v in shown.items())
-    return str(shown)
 
 
 @dataclass(frozen=True)

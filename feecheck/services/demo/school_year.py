@@ -157,7 +157,23 @@ def _charges(
 ) -> None:
     receipt_nos = receipts(plan)
     refunds = iter(range(1, 10**6))
-    into = account(plan, 1)
+
+    def charge(child: DemoChild, item: str, amount: Decimal, start: date, end: date, paid: date):  # type: ignore[no-untyped-def]
+        receipt = next(receipt_nos)
+        data.add(
+            "charges",
+            receipt_no=receipt,
+            kindergarten_code=plan.code,
+            child_ref=child.ref,
+            fee_item=item,
+            amount=amount,
+            period_start=start,
+            period_end=end,
+            paid_on=paid,
+            account=account(plan, 1),
+        )
+        return receipt
+
     for child in children:
         if plan.care_unit == "semester":
             for start, end in (AUTUMN, SPRING):
@@ -165,18 +181,8 @@ def _charges(
                     continue
                 amount = _care_amount(plan, child, plan.care_fee)
                 if amount is not None:
-                    data.add(
-                        "charges",
-                        receipt_no=next(receipt_nos),
-                        kindergarten_code=plan.code,
-                        child_ref=child.ref,
-                        fee_item="保育教育费",
-                        amount=amount,
-                        period_start=start,
-                        period_end=end,
-                        paid_on=start - timedelta(days=rng.randrange(3, 15)),
-                        account=into,
-                    )
+                    paid = start - timedelta(days=rng.randrange(3, 15))
+                    charge(child, "保育教育费", amount, start, end, paid)
         for period in SCHOOL_YEAR[0].until(SCHOOL_YEAR[1]):
             start, end = period.first_day, period.last_day
             if not _attending(child, start, end) or child.enrolled_on > start:
@@ -185,45 +191,11 @@ def _charges(
             if plan.care_unit == "month" and period.month != 8:
                 amount = _care_amount(plan, child, plan.care_fee)
                 if amount is not None:
-                    data.add(
-                        "charges",
-                        receipt_no=next(receipt_nos),
-                        kindergarten_code=plan.code,
-                        child_ref=child.ref,
-                        fee_item="保教费",
-                        amount=amount,
-                        period_start=start,
-                        period_end=end,
-                        paid_on=paid_on,
-                        account=into,
-                    )
+                    charge(child, "保教费", amount, start, end, paid_on)
             if child.boarding and period.month != 8:
-                data.add(
-                    "charges",
-                    receipt_no=next(receipt_nos),
-                    kindergarten_code=plan.code,
-                    child_ref=child.ref,
-                    fee_item="住宿费",
-                    amount=plan.accommodation_fee,
-                    period_start=start,
-                    period_end=end,
-                    paid_on=paid_on,
-                    account=into,
-                )
+                charge(child, "住宿费", plan.accommodation_fee, start, end, paid_on)
             if period in MEAL_MONTHS:
-                receipt = next(receipt_nos)
-                data.add(
-                    "charges",
-                    receipt_no=receipt,
-                    kindergarten_code=plan.code,
-                    child_ref=child.ref,
-                    fee_item="伙食费",
-                    amount=plan.meal_fee,
-                    period_start=start,
-                    period_end=end,
-                    paid_on=paid_on,
-                    account=into,
-                )
+                receipt = charge(child, "伙食费", plan.meal_fee, start, end, paid_on)
                 _absence(data, plan, child, period, receipt, refunds, rng)
     _withdrawal_refund(data, plan, children, refunds)
 
