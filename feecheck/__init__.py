@@ -25,10 +25,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config.update(test_config)
 
     from feecheck import cli, web
-    from feecheck.extensions import babel, csrf, db, login_manager
+    from feecheck.extensions import babel, csrf, db, limiter, login_manager
 
     db.init_app(app)
     csrf.init_app(app)
+    limiter.init_app(app)
     login_manager.init_app(app)
     babel.init_app(app, locale_selector=web.select_locale)
     web.init_app(app)

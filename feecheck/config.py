@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,20 +17,53 @@ class ConfigError(RuntimeError):
 
 
 def defaults(instance_path: Path) -> dict[str, Any]:
+    secure = _flag("FEECHECK_SECURE_COOKIES")
     return {
         "DATABASE_URL": os.environ.get(
             "FEECHECK_DATABASE_URL", f"sqlite:///{instance_path / 'feecheck.db'}"
         ),
         "SECRET_KEY": os.environ.get("FEECHECK_SECRET_KEY") or _instance_secret(instance_path),
         "RULES_DIR": Path(os.environ.get("FEECHECK_RULES_DIR", ROOT / "rules")),
-        "MAX_CONTENT_LENGTH": int(os.environ.get("FEECHECK_MAX_UPLOAD_MB", "50")) * 1024 * 1024,
+        "MAX_CONTENT_LENGTH": _megabytes("FEECHECK_MAX_UPLOAD_MB", "50"),
         "BABEL_DEFAULT_LOCALE": "zh_CN",
         "BABEL_TRANSLATION_DIRECTORIES": str(ROOT / "translations"),
         "LANGUAGES": ["zh_CN", "en"],
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": secure,  # and HSTS: behind HTTPS, set FEECHECK_SECURE_COOKIES=1
+        "REMEMBER_COOKIE_SECURE": secure,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "PERMANENT_SESSION_LIFETIME": timedelta(hours=_number("FEECHECK_SESSION_HOURS", "8")),
+        "RATELIMIT_STORAGE_URI": os.environ.get("FEECHECK_RATELIMIT_STORAGE_URI", "memory://"),
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "LOGIN_LIMIT_PER_USER": "5 per minute",  # wrong passwords for one user name
+        "LOGIN_LIMIT_PER_ADDRESS": "20 per minute",  # wrong passwords from one address
         "WTF_CSRF_TIME_LIMIT": None,
     }
+
+
+def _number(name: str, default: str) -> float:
+    text = os.environ.get(name, default).strip()
+    try:
+        value = float(text)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, not {text!r}") from None
+    if value <= 0:
+        raise ConfigError(f"{name} must be more than 0, not {text!r}")
+    return value
+
+
+def _megabytes(name: str, default: str) -> int:
+    return int(_number(name, default) * 1024 * 1024)
+
+
+def _flag(name: str) -> bool:
+    text = os.environ.get(name, "").strip().lower()
+    if text in ("", "0", "false", "no", "off"):
+        return False
+    if text in ("1", "true", "yes", "on"):
+        return True
+    raise ConfigError(f"{name} must be 1/true/yes or 0/false/no, not {text!r}")
 
 
 def _instance_secret(instance_path: Path) -> str | None:

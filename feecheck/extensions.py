@@ -6,6 +6,8 @@ from typing import Any
 
 from flask import Flask, g
 from flask_babel import Babel
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import Engine
@@ -37,10 +39,15 @@ class Database:
 
     @property
     def session(self) -> Session:
-        from flask import current_app
+        from flask import current_app, has_request_context, request
 
         if "db_session" not in g:
-            g.db_session = self.new_session(current_app)
+            session = self.new_session(current_app)
+            if has_request_context() and request.method not in ("GET", "HEAD", "OPTIONS"):
+                # A request that may write takes SQLite's write lock when it begins (waiting for
+                # another writer), instead of failing when its reads turn into a write.
+                session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+            g.db_session = session
         return g.db_session
 
     @staticmethod
@@ -54,3 +61,6 @@ db = Database()
 csrf = CSRFProtect()
 login_manager = LoginManager()
 babel = Babel()
+# Storage from RATELIMIT_STORAGE_URI (memory:// per process by default; redis:// when several
+# processes serve the app, so that they share the counts).
+limiter = Limiter(key_func=get_remote_address)

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from feecheck import create_app
 from feecheck.config import ROOT
 from feecheck.engine.taxonomy import load_taxonomy
+from feecheck.extensions import limiter
 from feecheck.models.session import make_engine
 from feecheck.services import schema
 
@@ -62,7 +63,7 @@ def taxonomy():  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def app(connection: Connection, tmp_path: Path) -> Flask:
-    return create_app(
+    app = create_app(
         {
             "TESTING": True,
             "SECRET_KEY": "test-secret",
@@ -71,6 +72,9 @@ def app(connection: Connection, tmp_path: Path) -> Flask:
             "WTF_CSRF_ENABLED": False,
         }
     )
+    with app.app_context():
+        limiter.reset()  # the login limits count per process: each test starts afresh
+    return app
 
 
 @pytest.fixture

@@ -20,8 +20,13 @@ def init_app(app: Flask) -> None:
 
 def _create_app() -> Flask:
     from feecheck import create_app
+    from feecheck.config import ConfigError
 
-    return create_app()
+    try:
+        return create_app()
+    except ConfigError as exc:  # one line, not a traceback
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(2) from None
 
 
 @click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False)

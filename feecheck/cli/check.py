@@ -11,14 +11,17 @@ from pathlib import Path
 import click
 from flask import current_app
 from flask.cli import with_appcontext
+from sqlalchemy.exc import SQLAlchemyError
 
 from feecheck.cli.common import fail
 from feecheck.domain.periods import Period
+from feecheck.domain.reasons import Refused
 from feecheck.engine.specs import Ruleset
 from feecheck.extensions import db
 from feecheck.services import rules
 from feecheck.services.checking import CheckError, CheckOutcome, Scope, run_check
 from feecheck.services.exporting import write_csv
+from feecheck.services.locks import FINDINGS, busy, is_busy
 from feecheck.services.reporting import (
     CSV_COLUMNS,
     CheckSummary,
@@ -83,10 +86,18 @@ def check_command(
     session = db.session
     try:
         outcome = run_check(session, ruleset, scope, judged_on)
+        session.commit()
+    except Refused as exc:
+        session.rollback()
+        fail(exc.text)
     except (CheckError, ValueError) as exc:
         session.rollback()
         fail(str(exc))
-    session.commit()
+    except SQLAlchemyError as exc:
+        session.rollback()
+        if is_busy(exc):
+            fail(busy(FINDINGS).text)
+        fail(f"database error, nothing was stored: {str(exc).splitlines()[0][:300]}")
     elapsed = time.perf_counter() - started
     summary = summarise(outcome, scope, ruleset)
     if output == "json":
@@ -105,6 +116,9 @@ def _print_json(summary: CheckSummary, explain: bool) -> None:
 
 def _print_csv(summary: CheckSummary) -> None:
     write_csv(sys.stdout, CSV_COLUMNS, csv_rows(summary), escape=True)
+    for skipped in summary.not_evaluated:  # one row per finding on stdout; the rest on stderr
+        rule = f" {skipped['rule_id']}" if skipped.get("rule_id") else ""
+        click.echo(f"not evaluated: {skipped['period']}{rule}: {skipped['reason']}", err=True)
 
 
 def _print_text(
@@ -136,6 +150,9 @@ def _print_text(
             f"应退 / refunds due {group.counts.refunds_due:.2f}"
         )
     evaluated = "" if not summary.not_evaluated else " in the months evaluated"
+    if not summary.evaluated_periods:
+        click.echo("\n没有检查任何月份 / no month was evaluated (see above)")
+        return
     click.echo(
         f"\n合计 / total: {summary.totals.text()} in {len(summary.groups)} kindergartens "
         f"({summary.clean} without findings{evaluated}); "

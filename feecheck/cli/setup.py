@@ -22,6 +22,7 @@ from feecheck.models import Kindergarten, User
 from feecheck.services import schema
 from feecheck.services.audit import Actor
 from feecheck.services.demo import DemoError, build_demo
+from feecheck.services.importing import fail_stale_batches
 from feecheck.services.users import UserError, create_user
 
 
@@ -98,6 +99,9 @@ def quickstart_command(host: str, port: int, no_serve: bool) -> None:
         build_demo(session, load_taxonomy(app.config["RULES_DIR"]))
         session.commit()
     logins = _demo_logins(app)
+    failed = fail_stale_batches(session)  # left running by a server that was stopped
+    if failed:
+        click.echo(f"{failed} import(s) left running by a stopped process marked failed")
     click.echo(f"\nfeecheck is ready: http://{host}:{port}/")
     for line in logins:
         click.echo(f"  {line}")

@@ -7,6 +7,9 @@ import unicodedata
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 CENT = Decimal("0.01")
+# The largest amount the database stores: NUMERIC(12, 2) on PostgreSQL (10 digits before the
+# point), and the same bound on SQLite's integer fen, so both refuse alike.
+MAX_AMOUNT = Decimal("9999999999.99")
 ZERO = Decimal("0.00")
 TOLERANCE = Decimal("0.01")
 

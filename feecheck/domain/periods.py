@@ -9,6 +9,11 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
+# The dates a record may carry: plausible for kindergarten fees and far enough from the calendar's
+# ends that every check's arithmetic (a due date 30 days on, a year back) stays valid.
+DATE_MIN = date(2000, 1, 1)
+DATE_MAX = date(2099, 12, 31)
+
 _PERIOD = re.compile(r"^(\d{4})-(\d{2})$")
 _DATE = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?$")
 

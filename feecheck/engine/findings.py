@@ -14,6 +14,14 @@ from feecheck.domain.money import money
 from feecheck.engine.specs import DatedValue, RuleSpec
 
 RECORD_KEYS = ("charges", "funding", "refunds", "standards", "absences", "inspections")
+RECORD_LABELS_ZH = {
+    "charges": "收费票据",
+    "funding": "经费凭证",
+    "refunds": "退费单",
+    "standards": "收费标准",
+    "absences": "缺勤记录",
+    "inspections": "检查记录",
+}
 
 FIGURE_LABELS_ZH = {
     "funding_detail": "经费归属明细",
@@ -77,6 +85,7 @@ FIGURE_LABELS_ZH = {
     "hardship": "资助类别",
     "allowed_max": "最多可收",
     "final_year_basis": "学前一年认定依据",
+    "limit_basis": "上限依据",
     "birth_date": "出生日期",
     "birth_window": "学前一年出生日期区间",
     "inspected_on": "检查日期",
@@ -84,6 +93,7 @@ FIGURE_LABELS_ZH = {
     "account": "收款账户",
     "filed_accounts": "备案账户",
     "defaults_not_law": "feecheck 默认值（非法律规定）",
+    "evaluation_error": "无法评估的原因",
 }
 LAYER_ZH = {"national": "国家", "province": "省级", "city": "市级", "district": "区县"}
 SEVERITY_ZH = {"violation": "违规", "warning": "提醒", "info": "信息"}
@@ -110,6 +120,10 @@ VALUE_LABELS: dict[str, dict[str, dict[str, str]]] = {
             "whole_months": "按整月（离园当月全额收取，其后整月按比例退还）",
             "by_days": "按天数比例",
         },
+        "limit_basis": {
+            "local_reduction": "按本地规定的减免比例",
+            "no_local_rate": "本地未规定减免比例，收取全额即视为未减免",
+        },
         "final_year_basis": {
             "final_year": "幼儿信息中填写的“学前一年”",
             "birth_date": "按出生日期推算",
@@ -126,6 +140,10 @@ VALUE_LABELS: dict[str, dict[str, dict[str, str]]] = {
         "refund_formula": {
             "whole_months": "whole months (the month of leaving charged in full)",
             "by_days": "by days",
+        },
+        "limit_basis": {
+            "local_reduction": "the local reduction rate",
+            "no_local_rate": "no local rate is set: the full fee counts as no reduction",
         },
         "final_year_basis": {
             "final_year": "the child's final_year cell",
@@ -230,6 +248,7 @@ class Outcome:
     key: str = ""
     amount_due: Decimal | None = None
     severity: str | None = None
+    message: tuple[str, str] | None = None  # (zh, en) instead of the rule's message template
 
 
 @dataclass
@@ -306,12 +325,14 @@ def fingerprint(rule_id: str, period: str, kindergarten: str, child: str | None,
 def explain(finding: FindingResult, item_name: ItemNames | None = None) -> list[dict[str, str]]:
     """The chain: records used -> figures -> parameters -> outcome, in Chinese and English."""
     evidence = finding.evidence
-    records = [f"{k}: {', '.join(evidence[k])}" for k in RECORD_KEYS if evidence.get(k)]
+    used = [k for k in RECORD_KEYS if evidence.get(k)]
+    records = [f"{k}: {', '.join(evidence[k])}" for k in used]
+    records_zh = [f"{RECORD_LABELS_ZH[k]}：{'、'.join(evidence[k])}" for k in used]
     figures = {k: v for k, v in evidence.items() if k not in RECORD_KEYS}
     steps = [
         {
             "step": "records",
-            "zh": "使用的记录：" + ("；".join(records) or "无"),
+            "zh": "使用的记录：" + ("；".join(records_zh) or "无"),
             "en": "Records used: " + ("; ".join(records) or "none"),
         },
         {

@@ -9,7 +9,7 @@ from datetime import date
 from feecheck.domain.periods import Period
 from feecheck.engine.evaluators import AFTER_MONTH_END, EVALUATORS, Context
 from feecheck.engine.facts import KindergartenFacts
-from feecheck.engine.findings import FindingResult, explain, render, show, text_of
+from feecheck.engine.findings import FindingResult, Outcome, explain, render, show, text_of
 from feecheck.engine.params import ParameterResolver
 from feecheck.engine.specs import Ruleset, RuleSpec
 
@@ -88,6 +88,31 @@ def applicable(
     return True
 
 
+def _outcomes(context: Context) -> list[Outcome]:
+    """The evaluator's outcomes; a record it cannot evaluate (a date at the calendar's end, a
+    value no rule expects) becomes one warning about this rule, month and kindergarten, and
+    the rest of the check goes on."""
+    try:
+        return list(EVALUATORS[context.rule.kind](context))
+    except (ArithmeticError, ValueError, TypeError, KeyError, OverflowError) as exc:
+        reason = f"{type(exc).__name__}: {exc}"[:300]
+        return [
+            Outcome(
+                {"evaluation_error": reason},
+                {},
+                key="evaluation-error",
+                severity="warning",
+                message=(
+                    f"本园 {context.period} 的记录无法按本规则评估（{reason}），请核对记录中的"
+                    "日期和金额；其余规则和月份照常检查。",
+                    f"The records of {context.period} could not be evaluated under this rule "
+                    f"({reason}); check their dates and amounts. Every other rule and month was "
+                    "checked.",
+                ),
+            )
+        ]
+
+
 def run_rules(
     ruleset: Ruleset,
     kindergartens: Iterable[KindergartenFacts],
@@ -108,7 +133,7 @@ def run_rules(
                 if not applicable(rule, kg, period, resolver, as_of):
                     continue
                 context = Context(rule, kg, period, resolver, as_of)
-                for outcome in EVALUATORS[rule.kind](context):
+                for outcome in _outcomes(context):
                     evidence = dict(outcome.evidence)
                     defaults = [
                         f"{name} = {text_of(value.value)}"
@@ -129,8 +154,12 @@ def run_rules(
                         parameters=dict(outcome.used),
                         amount_due=outcome.amount_due,
                         ruleset_hash=ruleset.hash,
-                        message_zh=render(rule.message["zh"], shown, "zh", item_name),
-                        message_en=render(rule.message["en"], shown, "en"),
+                        message_zh=outcome.message[0]
+                        if outcome.message
+                        else render(rule.message["zh"], shown, "zh", item_name),
+                        message_en=outcome.message[1]
+                        if outcome.message
+                        else render(rule.message["en"], shown, "en"),
                     )
                     finding.explanation = explain(finding, item_name)
                     results.append(finding)

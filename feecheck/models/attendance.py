@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, ForeignKeyConstraint, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from feecheck.models.base import Base
@@ -15,6 +15,11 @@ class Absence(Base):
     __tablename__ = "absences"
     __table_args__ = (
         UniqueConstraint("child_id", "month"),
+        ForeignKeyConstraint(
+            ["child_id", "kindergarten_id"],
+            ["children.id", "children.kindergarten_id"],
+            name="fk_absences_child_in_kindergarten",
+        ),
         CheckConstraint(
             "days_absent >= 0 AND days_open >= 1 AND days_open <= 31 AND days_absent <= days_open",
             name="days_in_range",
@@ -24,9 +29,11 @@ class Absence(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kindergarten_id: Mapped[int] = mapped_column(ForeignKey("kindergartens.id"))
-    child_id: Mapped[int] = mapped_column(ForeignKey("children.id"))
+    child_id: Mapped[int] = mapped_column()
     month: Mapped[str] = mapped_column(String(7))
     days_absent: Mapped[int]
     days_open: Mapped[int]
 
-    child: Mapped[Child] = relationship()
+    child: Mapped[Child] = relationship(
+        primaryjoin="Absence.child_id == Child.id", foreign_keys="Absence.child_id"
+    )

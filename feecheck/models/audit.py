@@ -40,6 +40,8 @@ class ImportBatch(Base):
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
+    worker: Mapped[str | None] = mapped_column(String(80))  # host:pid of the process running it
+    heartbeat_at: Mapped[datetime | None]  # last chunk committed
 
 
 class AuditEntry(Base):

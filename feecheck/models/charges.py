@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, ForeignKeyConstraint, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from feecheck.domain.categories import Collector, FeeUnit
@@ -44,6 +44,12 @@ class Charge(Base):
     __tablename__ = "charges"
     __table_args__ = (
         UniqueConstraint("kindergarten_id", "receipt_no"),
+        UniqueConstraint("id", "kindergarten_id"),  # the target of refunds' foreign key
+        ForeignKeyConstraint(
+            ["child_id", "kindergarten_id"],
+            ["children.id", "children.kindergarten_id"],
+            name="fk_charges_child_in_kindergarten",
+        ),
         enum_check("collector", Collector),
         non_negative("amount"),
         ordered("period_start", "period_end"),
@@ -51,7 +57,7 @@ class Charge(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kindergarten_id: Mapped[int] = mapped_column(ForeignKey("kindergartens.id"))
-    child_id: Mapped[int] = mapped_column(ForeignKey("children.id"), index=True)
+    child_id: Mapped[int] = mapped_column(index=True)
     receipt_no: Mapped[str] = mapped_column(String(64))
     fee_item: Mapped[str] = mapped_column(String(100))
     item_category: Mapped[str] = mapped_column(String(32))
@@ -63,22 +69,31 @@ class Charge(Base):
     collector: Mapped[str] = mapped_column(String(32), default=Collector.KINDERGARTEN.value)
 
     kindergarten: Mapped[Kindergarten] = relationship()
-    child: Mapped[Child] = relationship()
+    child: Mapped[Child] = relationship(
+        primaryjoin="Charge.child_id == Child.id", foreign_keys="Charge.child_id"
+    )
 
 
 class Refund(Base):
     __tablename__ = "refunds"
     __table_args__ = (
         UniqueConstraint("kindergarten_id", "refund_no"),
+        ForeignKeyConstraint(
+            ["charge_id", "kindergarten_id"],
+            ["charges.id", "charges.kindergarten_id"],
+            name="fk_refunds_charge_in_kindergarten",
+        ),
         CheckConstraint("amount > 0", name="amount_positive"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kindergarten_id: Mapped[int] = mapped_column(ForeignKey("kindergartens.id"))
-    charge_id: Mapped[int] = mapped_column(ForeignKey("charges.id"), index=True)
+    charge_id: Mapped[int] = mapped_column(index=True)
     refund_no: Mapped[str] = mapped_column(String(64))
     amount: Mapped[Decimal]
     refunded_on: Mapped[date]
     reason: Mapped[str | None] = mapped_column(String(200))
 
-    charge: Mapped[Charge] = relationship()
+    charge: Mapped[Charge] = relationship(
+        primaryjoin="Refund.charge_id == Charge.id", foreign_keys="Refund.charge_id"
+    )

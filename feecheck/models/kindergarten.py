@@ -57,6 +57,9 @@ class Child(Base):
     __tablename__ = "children"
     __table_args__ = (
         UniqueConstraint("kindergarten_id", "child_ref"),
+        # the target of the (child, kindergarten) foreign keys: a charge or an absence of a child
+        # is always in the child's own kindergarten
+        UniqueConstraint("id", "kindergarten_id"),
         enum_check("hardship", Hardship),
         ordered("enrolled_on", "left_on"),
     )

@@ -12,6 +12,7 @@ from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Column, Date, MetaData, Table, and_, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.schema import CreateTable
 
@@ -53,6 +54,23 @@ class WrittenRows:
             self.touched[row_id >> 3] |= 1 << (row_id & 7)
         self.ids.append(row_id)
         self.lines.append(line)
+
+    def mark(self) -> tuple[int, int, int, int]:
+        """Where things stand, to go back to if the database refuses what comes next."""
+        return len(self.ranges), len(self.range_lines), len(self.ids), self.max_id
+
+    def restore(self, mark: tuple[int, int, int, int]) -> None:
+        """Forget what was recorded since `mark` (its writes were rolled back)."""
+        ranges, range_lines, ids, max_id = mark
+        floor = self.floor or 0
+        for row_id in self.ids[ids:]:
+            if row_id <= floor:
+                self.touched[row_id >> 3] &= ~(1 << (row_id & 7)) & 0xFF
+        del self.ranges[ranges:]
+        del self.range_lines[range_lines:]
+        del self.ids[ids:]
+        del self.lines[ids:]
+        self.max_id = max_id
 
     def first_line(self, row_id: int) -> int | None:
         """The line that wrote this row earlier in the import, or None if it did not."""
@@ -162,12 +180,13 @@ class BulkWriter:
         quoted = ", ".join(f'"{c.name}"' for c in columns)
         if self.postgres:
             driver: Any = connection.connection.driver_connection
-            with (
-                driver.cursor() as cursor,
-                cursor.copy(f'COPY "{table_name}" ({quoted}) FROM STDIN') as copy,
-            ):
-                for row in rows:
-                    copy.write_row(row)
+            statement = f'COPY "{table_name}" ({quoted}) FROM STDIN'
+            try:
+                with driver.cursor() as cursor, cursor.copy(statement) as copy:
+                    for row in rows:
+                        copy.write_row(row)
+            except driver.Error as exc:  # below SQLAlchemy: wrap as it wraps its own
+                raise DBAPIError(statement, None, exc) from exc
             return
         if processors and any(processors):
             functions = [p or _same for p in processors]

@@ -48,6 +48,7 @@ from feecheck.models import (
 )
 from feecheck.models.base import utcnow
 from feecheck.services.findings import Evaluated, StoreCounts, store_findings
+from feecheck.services.locks import FINDINGS, begin_write
 
 BATCH = 500  # kindergartens whose facts are loaded and evaluated together
 
@@ -288,6 +289,8 @@ def run_check(
             kindergartens[kg.code] = kg.id
             children.update({(kg.code, c.ref): c.id for c in kg.children.values()})
     skipped = not_evaluated(ruleset, scope.periods, as_of, rule_ids)
+    if store:  # computed first; written in one short transaction under the findings lock
+        begin_write(session, FINDINGS)
     run = CheckRun(
         period_from=str(scope.period_from),
         period_to=str(scope.period_to),
@@ -299,10 +302,10 @@ def run_check(
         findings_count=len(findings),
         not_evaluated=[s.to_json() for s in skipped],
     )
-    session.add(run)
-    session.flush()
     counts = StoreCounts()
     if store:
+        session.add(run)
+        session.flush()
         evaluated = Evaluated(
             kindergartens,
             children,
@@ -316,6 +319,7 @@ def run_check(
     run.finished_at = utcnow()
     by_code = {
         kg.code: kg
-        for kg in session.scalars(select(Kindergarten).where(Kindergarten.id.in_(kg_ids)))
+        for batch in _batches(kg_ids, BATCH)
+        for kg in session.scalars(select(Kindergarten).where(Kindergarten.id.in_(batch)))
     }
     return CheckOutcome(run, findings, by_code, counts, skipped)

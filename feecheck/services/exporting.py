@@ -1,5 +1,7 @@
 """Records to CSV with the columns of spec §2, so that an export imports back unchanged.
 
+Every CSV feecheck writes goes through write_csv, which escapes cells against formula injection.
+
 Used for the import templates (Chinese headers, UTF-8 with BOM so Excel opens them right), the
 round-trip tests, and the error reports of the web import page (formula-escaped cells).
 """
@@ -117,9 +119,13 @@ def write_csv(
     header: list[str],
     rows: Iterable[list[str]],
     bom: bool = False,
-    escape: bool = False,
+    escape: bool = True,
 ) -> int:
-    """Write a header and rows; returns the number of rows. CRLF line ends, as Excel writes."""
+    """Write a header and rows; returns the number of rows. CRLF line ends, as Excel writes.
+
+    Every cell is escaped against formula injection (a leading ' before = + - @ tab CR), which
+    feecheck's importer takes off again, so an export imports back unchanged.
+    """
     if bom:
         stream.write(codecs.BOM_UTF8.decode("utf-8"))
     writer = csv.writer(stream, lineterminator="\r\n")

@@ -20,22 +20,28 @@ from __future__ import annotations
 import codecs
 import csv
 import hashlib
+import logging
 import os
+import socket
 from collections.abc import Callable, Iterator
+from contextlib import suppress
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from itertools import islice
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from feecheck.domain.fee_items import FeeItemTaxonomy
 from feecheck.domain.reasons import Problem, Refused
 from feecheck.models import ImportBatch, User
-from feecheck.services import audit
+from feecheck.services import audit, locks
+from feecheck.services.locks import BATCHES, begin_write, import_lock, is_busy
 from feecheck.services.record_types import (
     RECORD_TYPES,
     RecordType,
@@ -50,7 +56,8 @@ CHUNK = 5000
 BLOCK = 1 << 20  # bytes per read when checking the encoding
 MAX_STORED_ERRORS = 10_000  # errors kept on the ImportBatch row (the CLI prints them all)
 
-Progress = Callable[[int, int], None]  # (rows done, rows expected)
+Progress = Callable[[int, int], None]
+logger = logging.getLogger(__name__)  # (rows done, rows expected)
 
 
 class FileRefused(Refused):
@@ -72,6 +79,9 @@ class ImportReport:
     unchanged: int = 0
     rejected: int = 0
     errors: list[Problem] = field(default_factory=list)  # the first MAX_STORED_ERRORS
+    problem_count: int = 0  # every problem found, kept or not
+    committed_rows: int = 0  # rows read up to the last chunk committed (chunked imports)
+    committed_line: int = 0
     warnings: list[str] = field(default_factory=list)
     message: str | None = None  # the file-level refusal, bilingual
 
@@ -91,7 +101,7 @@ def format_error_lines(file_name: str, problems: list[Problem]) -> list[str]:
     lines: list[str] = []
     current: int | None = None
     for problem in problems:
-        part = f"{problem.column}: {problem.text}"
+        part = f"{problem.column}: {problem.text}" if problem.column else problem.text
         if problem.line == current:
             lines[-1] += f"; {part}"
         else:
@@ -133,7 +143,12 @@ def _suggestion(head: bytes) -> str:
 
 
 def detect_encoding(path: Path, requested: str = "auto") -> str:
-    """The codec to read the file with: utf-8-sig, utf-8 or gb18030; FileRefused otherwise."""
+    """The codec to read the file with: utf-8-sig, utf-8 or gb18030; FileRefused otherwise.
+
+    A file that is valid GB18030 but whose characters are mostly outside the common Chinese set
+    (GB2312) is another encoding read wrongly (Latin-1 "Müller", Shift-JIS): refused, unless
+    GB18030 was asked for explicitly.
+    """
     if requested not in ENCODINGS:
         raise FileRefused(f"unknown encoding {requested!r}", f"不支持的编码 {requested}")
     with path.open("rb") as f:
@@ -150,6 +165,11 @@ def detect_encoding(path: Path, requested: str = "auto") -> str:
             "the file is UTF-16 (Excel “Unicode text”); save it as “CSV UTF-8 (逗号分隔)”",
             "文件是 UTF-16 编码（Excel“Unicode 文本”）；请另存为“CSV UTF-8（逗号分隔）”",
         )
+    if b"\x00" in head:
+        raise FileRefused(
+            "the file holds binary data (NUL bytes); it is not a CSV file",
+            "文件含有二进制数据（NUL 字节），不是 CSV 文件",
+        )
     if requested == "utf-8" or (requested == "auto" and head.startswith(codecs.BOM_UTF8)):
         candidates = ["utf-8-sig"]
     elif requested == "gb18030":
@@ -158,19 +178,67 @@ def detect_encoding(path: Path, requested: str = "auto") -> str:
         candidates = ["utf-8", "gb18030"]
     for codec in candidates:
         if _decodes(path, codec):
-            if b"\x00" in head:
-                raise FileRefused(
-                    "the file holds binary data (NUL bytes); it is not a CSV file",
-                    "文件含有二进制数据（NUL 字节），不是 CSV 文件",
-                )
+            if codec == "gb18030" and requested == "auto":
+                _refuse_mojibake(path, head)
             return codec
+    raise _undecodable(path, head, requested, candidates)
+
+
+def _undecodable(path: Path, head: bytes, requested: str, candidates: list[str]) -> FileRefused:
     tried = " / ".join("UTF-8" if c.startswith("utf") else "GB18030" for c in candidates)
+    other = {"utf-8": "gb18030", "gb18030": "utf-8"}.get(requested)
+    if other and _decodes(path, other):
+        name = "GB18030" if other == "gb18030" else "UTF-8"
+        return FileRefused(
+            f"the file is not valid {tried}, but it is valid {name}: choose encoding auto "
+            f"(or {other})",
+            f"文件不是有效的 {tried} 编码，但是有效的 {name} 编码：请选择“自动”（或 {other}）",
+        )
     guess = _suggestion(head)
-    hint_en = f"; a detector guesses {guess}, which feecheck does not accept" if guess else ""
-    hint_zh = f"；自动检测猜测为 {guess}，本系统不接受该编码" if guess else ""
+    hint_en = f" (a detector guesses {guess})" if guess else ""
+    hint_zh = f"（自动检测猜测为 {guess}）" if guess else ""
+    return FileRefused(
+        f"the file is not valid {tried}{hint_en}; save it as “CSV UTF-8” and import it again",
+        f"文件不是有效的 {tried} 编码{hint_zh}；请另存为“CSV UTF-8”后重新导入",
+    )
+
+
+@lru_cache(maxsize=1)
+def _gb2312() -> frozenset[str]:
+    """The characters of GB2312: the common Chinese set every real GBK file is mostly made of."""
+    chars = set()
+    for lead in range(0xA1, 0xF8):
+        for trail in range(0xA1, 0xFF):
+            with suppress(UnicodeDecodeError):
+                chars.add(bytes((lead, trail)).decode("gb2312"))
+    return frozenset(chars)
+
+
+MOJIBAKE_SHARE = 0.3  # below this share of common characters, GB18030 is the wrong reading
+SAMPLE_CHARS = 1 << 20
+
+
+def _refuse_mojibake(path: Path, head: bytes) -> None:
+    with path.open(encoding="gb18030") as f:
+        sample = f.read(SAMPLE_CHARS)
+    wide = [ch for ch in sample if ord(ch) > 127]
+    if len(wide) < 2:
+        return
+    common = _gb2312()
+    share = sum(ch in common for ch in wide) / len(wide)
+    if share >= MOJIBAKE_SHARE:
+        return
+    guess = _suggestion(head)
+    hint_en = f" (a detector guesses {guess})" if guess else ""
+    hint_zh = f"（自动检测猜测为 {guess}）" if guess else ""
     raise FileRefused(
-        f"the file is not valid {tried}{hint_en}; save it as “CSV UTF-8” or choose the encoding",
-        f"文件不是有效的 {tried} 编码{hint_zh}；请另存为“CSV UTF-8”或指定编码",
+        f"the file reads as GB18030, but only {share:.0%} of its {len(wide)} non-ASCII "
+        f"characters are common Chinese characters: it is probably another encoding{hint_en}, "
+        "e.g. “Müller” saved as Latin-1. Save it as “CSV UTF-8”, or choose encoding gb18030 "
+        "if it really is GB18030",
+        f"文件可按 GB18030 读取，但 {len(wide)} 个非 ASCII 字符中只有 {share:.0%} 是常用汉字，"
+        f"很可能是其他编码{hint_zh}（例如 Latin-1 保存的外文姓名）。请另存为“CSV UTF-8”；"
+        "如确为 GB18030，请明确选择 gb18030 编码",
     )
 
 
@@ -191,26 +259,85 @@ class CsvSource:
     columns: dict[str, int]  # field name -> column index
     headers: dict[str, str]  # field name -> the header as written in the file
     warnings: list[str]
+    header_width: int = 0  # cells in the header row
 
-    def rows(self) -> Iterator[tuple[int, dict[str, str]]]:
-        """(line of the row's first physical line, {field: cell}); blank rows are skipped."""
+    notes: list[str] = field(default_factory=list)  # found while reading (extra cells)
+
+    def rows(self) -> Iterator[RowRead]:
+        """(line of the record's first physical line, {field: cell} or None, problem or None).
+
+        Blank rows are skipped. A record the CSV reader cannot parse (an unterminated quote, a
+        stray quote, a cell beyond FIELD_LIMIT) comes with its problem instead of cells, and the
+        reading goes on with the next line.
+        """
         names = list(self.columns)
         indexes = list(self.columns.values())
         width = max(indexes) + 1
+        header_width = self.header_width
         pick = itemgetter(*indexes)
         single = len(indexes) == 1
+        extra_lines: list[int] = []
+        extra_count = 0
         with self.path.open(encoding=self.encoding, newline="") as f:
-            reader = csv.reader(f, delimiter=self.delimiter)
+            reader = csv.reader(f, delimiter=self.delimiter, strict=True)
             next(reader, None)
             previous = reader.line_num
-            for row in reader:
+            while True:
                 line = previous + 1
+                try:
+                    row = next(reader)
+                except StopIteration:
+                    break
+                except csv.Error as exc:
+                    problem = _malformed(line, reader.line_num, str(exc))
+                    previous = reader.line_num
+                    yield line, None, problem
+                    continue
                 previous = reader.line_num
                 if not any(row):
                     continue
+                if len(row) > header_width and any(c.strip() for c in row[header_width:]):
+                    extra_count += 1
+                    if len(extra_lines) < 20:
+                        extra_lines.append(line)
                 if len(row) < width:
                     row = row + [""] * (width - len(row))
-                yield line, dict(zip(names, (pick(row),) if single else pick(row), strict=True))
+                cells = (pick(row),) if single else pick(row)
+                yield line, dict(zip(names, cells, strict=True)), None
+        if extra_count:
+            shown = ", ".join(map(str, extra_lines)) + (
+                " …" if extra_count > len(extra_lines) else ""
+            )
+            self.notes.append(
+                f"{extra_count} 行的单元格多于表头（第 {shown} 行），多出的单元格已忽略 / "
+                f"{extra_count} rows have more cells than the header (lines {shown}); "
+                "the extra cells were ignored"
+            )
+
+
+RowRead = tuple[int, dict[str, str] | None, Problem | None]
+FIELD_LIMIT = 16 << 20  # characters in one cell; a longer one is that row's error
+csv.field_size_limit(max(csv.field_size_limit(), FIELD_LIMIT))
+
+
+def _malformed(line: int, last_line: int, message: str) -> Problem:
+    if "unexpected end of data" in message:
+        return Problem(
+            line,
+            "",
+            f"unterminated quote starting at line {line}: lines {line}..{last_line} could not be "
+            'read (close the quote, or remove the stray " character)',
+            f"第 {line} 行开始的引号没有闭合：第 {line} 至 {last_line} 行无法读取"
+            '（请补上右引号，或删除多余的 " 字符）',
+        )
+    if "field larger than field limit" in message:
+        return Problem(
+            line,
+            "",
+            f"a cell is longer than {FIELD_LIMIT:,} characters",
+            f"有单元格超过 {FIELD_LIMIT:,} 个字符",
+        )
+    return Problem(line, "", f"not a valid CSV row: {message}", f"不是有效的 CSV 行：{message}")
 
 
 def open_csv(path: Path, record_type: RecordType, encoding: str = "auto") -> CsvSource:
@@ -252,7 +379,7 @@ def open_csv(path: Path, record_type: RecordType, encoding: str = "auto") -> Csv
             f"{record_type.zh}文件缺少必填列：{wanted}；表头为：{found}",
         )
     warnings = [f"列“{c}”无法识别，已忽略 / unknown column {c!r} ignored" for c in unknown]
-    return CsvSource(path, record_type, codec, delimiter, columns, headers, warnings)
+    return CsvSource(path, record_type, codec, delimiter, columns, headers, warnings, len(header))
 
 
 def count_lines(path: Path) -> int:
@@ -287,11 +414,14 @@ def start_batch(
     options: ImportOptions,
 ) -> ImportBatch:
     """Record an import before it runs (status pending), committed so that it outlives a failure."""
+    sha256 = file_sha256(path)
+    begin_write(session, BATCHES)
     batch = ImportBatch(
         record_type=record_type,
         file_name=file_name[:255],
-        sha256=file_sha256(path),
+        sha256=sha256,
         status="pending",
+        worker=WORKER,
         atomic=options.atomic,
         user_id=user.id if user else None,
     )
@@ -316,8 +446,12 @@ def run_import(
 ) -> ImportReport:
     """Import one CSV file; commits or rolls back the session itself and returns the report.
 
-    `on_error` sees every rejected row's problems as they are found (the report keeps only the
-    first MAX_STORED_ERRORS); `progress` is called after every chunk.
+    Never raises for anything in the file or the database: every outcome is a report, and the
+    batch always ends in a final state (a kill leaves it `running` until the next import or the
+    next start marks it failed: fail_stale_batches). Without --atomic and --dry-run the rows are
+    committed chunk by chunk, so writers take turns; `on_error` sees every rejected row's
+    problems as they are found (the report keeps the first MAX_STORED_ERRORS); `progress` is
+    called after every chunk.
     """
     options = options or ImportOptions()
     path = Path(path)
@@ -328,24 +462,38 @@ def run_import(
         report.status = "failed"
         report.message = f"未知的文件类型 / unknown record type {record_type_name!r}"
         return report
+    fail_stale_batches(session)
     if batch is None:
         batch = start_batch(session, record_type_name, path, name, user, options)
     report.batch_id, report.sha256 = batch.id, batch.sha256
     actor = actor or Actor.of(user, "import")
-    batch.status = "running"
+    begin_write(session, BATCHES)
+    batch.status, batch.worker, batch.heartbeat_at = "running", WORKER, datetime.now(UTC)
     session.commit()
     try:
         source = open_csv(path, record_type, options.encoding)
         report.encoding, report.delimiter = source.encoding, source.delimiter
-        report.warnings = source.warnings
+        report.warnings = list(source.warnings)
         _import_rows(session, source, batch, taxonomy, actor, options, report, progress, on_error)
-    except FileRefused as exc:
-        session.rollback()
-        report.status, report.message = "failed", exc.text
-    except (csv.Error, UnicodeDecodeError, SQLAlchemyError) as exc:
-        session.rollback()
-        report.status = "failed"
-        report.message = f"导入中断，未写入任何数据 / the import stopped, nothing written: {exc}"
+        report.warnings.extend(source.notes)
+    except Refused as exc:  # the file (FileRefused) or a lock (Busy)
+        _stopped(session, report, exc.en, exc.zh)
+    except (csv.Error, UnicodeDecodeError) as exc:
+        _stopped(session, report, f"the file could not be read: {exc}", f"文件无法读取：{exc}")
+    except SQLAlchemyError as exc:
+        if is_busy(exc):
+            busy = locks.busy(import_lock(record_type_name))
+            _stopped(session, report, busy.en, busy.zh)
+        else:
+            logger.exception("import batch %s: database error", batch.id)
+            _stopped(session, report, f"database error: {_first_line(exc)}", "数据库错误")
+    except Exception as exc:  # never leave a batch running, never show a traceback
+        logger.exception("import batch %s: internal error", batch.id)
+        _stopped(session, report, f"internal error: {_first_line(exc)}", "内部错误")
+    except BaseException:  # interrupted (Ctrl-C): record it, then let it stop the program
+        _stopped(session, report, "interrupted", "导入被中断")
+        _finish_batch(session, batch, report, actor, options)
+        raise
     else:
         if options.dry_run:
             session.rollback()
@@ -354,9 +502,41 @@ def run_import(
             session.rollback()
             report.status = "rejected"
         else:
+            session.commit()
             report.status = "committed"
+    if len(report.errors) < report.problem_count:
+        report.warnings.append(
+            f"只保存了前 {len(report.errors):,} 条错误（共 {report.problem_count:,} 条），"
+            "命令行导入会逐条列出全部错误 / only the first "
+            f"{len(report.errors):,} of {report.problem_count:,} problems are kept with the "
+            "batch; the command line lists them all"
+        )
     _finish_batch(session, batch, report, actor, options)
     return report
+
+
+def _stopped(session: Session, report: ImportReport, en: str, zh: str) -> None:
+    """The import stopped: roll back what is not committed and say what was kept."""
+    session.rollback()
+    report.status = "failed"
+    if report.committed_rows:
+        en += (
+            f" (the rows up to line {report.committed_line} were committed before it stopped; "
+            "importing the file again finishes it and reports them unchanged)"
+        )
+        zh += (
+            f"（第 {report.committed_line} 行之前的数据已写入；"
+            "重新导入该文件即可完成，已写入的行会显示为未变）"
+        )
+    else:
+        en += "; nothing was written"
+        zh += "；未写入任何数据"
+        report.created = report.updated = 0
+    report.message = f"{zh} / {en}"
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
 
 
 def _import_rows(
@@ -381,47 +561,113 @@ def _import_rows(
         region_code=options.region_code,
         fields_given=set(source.columns),
     )
+    commit_chunks = not options.dry_run and not options.atomic
+    lock = import_lock(record_type.name)
     expected = max(count_lines(source.path) - 1, 0) if progress else 0
     headers = source.headers
     done = 0
-    for rows_read, valid, problems in _parsed(source, options):
+    writing = False
+    for rows_read, last_line, valid, problems in _parsed(source, options):
         if valid:
+            if not writing:  # one write transaction per chunk, or one for the whole file
+                begin_write(session, lock)
+                writing = not commit_chunks
             result = writer.write(valid)
             report.created += result.created
             report.updated += result.updated
             report.unchanged += result.unchanged
             problems.extend(e.at(column=headers.get(e.column, e.column)) for e in result.errors)
+        done += rows_read
+        report.rows_total = done
+        if commit_chunks and valid:
+            batch.rows_done, batch.heartbeat_at = done, datetime.now(UTC)
+            session.commit()
+            writer.after_commit()
+            report.committed_rows, report.committed_line = done, last_line
         problems.sort(key=lambda p: p.line)
         report.rejected += len({p.line for p in problems})
+        report.problem_count += len(problems)
         room = MAX_STORED_ERRORS - len(report.errors)
         if room > 0:
             report.errors.extend(problems[:room])
         if on_error is not None:
             for problem in problems:
                 on_error(problem)
-        done += rows_read
-        report.rows_total = done
         if progress is not None:
             progress(done, max(expected, done))
 
 
-ParsedChunk = tuple[int, list[tuple[int, dict[str, Any]]], list[Problem]]
+ParsedChunk = tuple[int, int, list[tuple[int, dict[str, Any]]], list[Problem]]
 
 
 def _parsed(source: CsvSource, options: ImportOptions) -> Iterator[ParsedChunk]:
-    """(rows read, valid typed records, problems) per chunk of the file."""
+    """(rows read, last line read, valid typed records, problems) per chunk of the file."""
     record_type, headers = source.record_type, source.headers
     rows = source.rows()
     while chunk := list(islice(rows, options.chunk_size)):
         valid: list[tuple[int, dict[str, Any]]] = []
         problems: list[Problem] = []
-        for line, cells in chunk:
+        for line, cells, problem in chunk:
+            if cells is None:
+                if problem is not None:
+                    problems.append(problem)
+                continue
             record, cell_errors = parse_cells(record_type, cells)
             if cell_errors:
                 problems.extend(e.at(line, headers.get(e.column, e.column)) for e in cell_errors)
             else:
                 valid.append((line, record))
-        yield len(chunk), valid, problems
+        yield len(chunk), chunk[-1][0], valid, problems
+
+
+# --- batches that outlived their process ----------------------------------------------------
+
+WORKER = f"{socket.gethostname()[:60]}:{os.getpid()}"
+STALE_AFTER = timedelta(hours=2)  # a batch on another machine with no sign of life this long
+
+
+def _alive(worker: str | None, heartbeat: datetime | None, now: datetime) -> bool:
+    host, _, pid = (worker or "").rpartition(":")
+    if host == socket.gethostname()[:60] and pid.isdigit():
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    if heartbeat is None:
+        return False
+    if heartbeat.tzinfo is None:
+        heartbeat = heartbeat.replace(tzinfo=UTC)
+    return now - heartbeat < STALE_AFTER
+
+
+def fail_stale_batches(session: Session) -> int:
+    """Mark failed the batches left pending or running by a process that has died.
+
+    Called before every import and when the web app starts; returns how many were marked.
+    """
+    now = datetime.now(UTC)
+    begin_write(session, BATCHES)
+    stale = [
+        batch
+        for batch in session.scalars(
+            select(ImportBatch).where(ImportBatch.status.in_(("pending", "running")))
+        )
+        if batch.worker != WORKER and not _alive(batch.worker, batch.heartbeat_at, now)
+    ]
+    for batch in stale:
+        kept = f"（已写入 {batch.rows_done} 行）" if batch.rows_done else ""
+        kept_en = f" ({batch.rows_done} rows were committed)" if batch.rows_done else ""
+        batch.status = "failed"
+        batch.finished_at = now
+        batch.message = (
+            f"导入进程在完成前停止{kept}；请重新导入该文件 / the process running this import "
+            f"stopped before it finished{kept_en}; import the file again"
+        )
+    session.commit()
+    return len(stale)
 
 
 def _finish_batch(
@@ -432,6 +678,7 @@ def _finish_batch(
     options: ImportOptions,
 ) -> None:
     """Store the outcome on the batch and one audit entry for the whole import, and commit."""
+    begin_write(session, BATCHES)
     batch.status = report.status
     batch.encoding = report.encoding
     batch.rows_total = batch.rows_done = report.rows_total
@@ -475,6 +722,24 @@ def stored_upload(instance_path: Path | str, batch_id: int) -> Path:
     folder = Path(instance_path) / "imports"
     folder.mkdir(parents=True, exist_ok=True)
     return folder / f"{batch_id}.csv"
+
+
+UPLOAD_MAX_AGE = timedelta(days=1)
+
+
+def prune_uploads(instance_path: Path | str, max_age: timedelta = UPLOAD_MAX_AGE) -> int:
+    """Delete previewed uploads nobody committed within `max_age`; returns how many."""
+    folder = Path(instance_path) / "imports"
+    if not folder.is_dir():
+        return 0
+    cutoff = datetime.now(UTC).timestamp() - max_age.total_seconds()
+    pruned = 0
+    for path in folder.iterdir():
+        with suppress(FileNotFoundError):
+            if path.is_file() and path.stat().st_mtime < cutoff:
+                path.unlink()
+                pruned += 1
+    return pruned
 
 
 def discard_upload(instance_path: Path | str, batch_id: int) -> None:

@@ -36,6 +36,7 @@ def list_kindergartens(session: Session, user: User, search: str = "") -> list[K
         .outerjoin(children, children.c.kindergarten_id == Kindergarten.id)
         .order_by(Kindergarten.region_code, Kindergarten.code)
     )
+    search = search.replace("\x00", "")
     if search:
         pattern = f"%{search}%"
         statement = statement.where(

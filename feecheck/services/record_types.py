@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable, Mapping
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -24,8 +25,8 @@ from feecheck.domain.categories import (
     LabelledEnum,
     parse_bool,
 )
-from feecheck.domain.money import CENT, parse_amount
-from feecheck.domain.periods import Period, parse_date
+from feecheck.domain.money import CENT, MAX_AMOUNT, parse_amount
+from feecheck.domain.periods import DATE_MAX, DATE_MIN, Period, parse_date
 from feecheck.domain.reasons import Problem, Refused
 from feecheck.domain.regions import validate_region_code
 from feecheck.models import (
@@ -55,35 +56,54 @@ def _text(limit: int) -> Callable[[str], str]:
     return parse
 
 
+DATE_FORMATS = "YYYY-MM-DD, YYYY/MM/DD, YYYY.MM.DD or YYYY年MM月DD日"
+DATE_FORMATS_ZH = "YYYY-MM-DD、YYYY/MM/DD、YYYY.MM.DD 或 YYYY年MM月DD日"
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
 _PLAIN_AMOUNT = re.compile(r"\d{1,10}(?:\.\d{1,2})?\Z")
 
 
 def _date(cell: str) -> date:
+    value = None
     if _ISO_DATE.match(cell):  # the common case, without NFKC and the general pattern
+        with suppress(ValueError):
+            value = date.fromisoformat(cell)
+    if value is None:
         try:
-            return date.fromisoformat(cell)
-        except ValueError:
-            pass
-    try:
-        return parse_date(cell)
-    except ValueError as exc:
+            value = parse_date(cell)
+        except ValueError as exc:
+            raise Invalid(
+                f"not a date: {_short(cell)!r} ({DATE_FORMATS})",
+                f"不是有效日期：{_short(cell)}（可写 {DATE_FORMATS_ZH}）",
+            ) from exc
+    if not DATE_MIN <= value <= DATE_MAX:
         raise Invalid(
-            f"not a date: {cell!r} (YYYY-MM-DD, YYYY/MM/DD, YYYY.MM.DD or YYYY年MM月DD日)",
-            f"不是有效日期：{cell}（可写 YYYY-MM-DD、YYYY/MM/DD、YYYY.MM.DD 或 YYYY年MM月DD日）",
-        ) from exc
+            f"date {value} is outside {DATE_MIN} .. {DATE_MAX}",
+            f"日期 {value} 不在 {DATE_MIN} 至 {DATE_MAX} 之间",
+        )
+    return value
+
+
+def _short(cell: str, limit: int = 40) -> str:
+    """A cell as quoted in a reason: long cells cut, so one bad cell makes one short line."""
+    return cell if len(cell) <= limit else cell[:limit] + "…"
 
 
 def _amount(cell: str) -> Decimal:
     if _PLAIN_AMOUNT.match(cell):
         return Decimal(cell).quantize(CENT)
     try:
-        return parse_amount(cell)
-    except ValueError as exc:
+        value = parse_amount(cell)
+    except (ValueError, ArithmeticError) as exc:
         raise Invalid(
-            f"not an amount in yuan with at most two decimals: {cell!r}",
-            f"不是有效金额（元，最多两位小数）：{cell}",
+            f"not an amount in yuan with at most two decimals: {_short(cell)!r}",
+            f"不是有效金额（元，最多两位小数）：{_short(cell)}",
         ) from exc
+    if abs(value) > MAX_AMOUNT:
+        raise Invalid(
+            f"amount {_short(cell)} is larger than {MAX_AMOUNT:,} (the most the database stores)",
+            f"金额 {_short(cell)} 超过 {MAX_AMOUNT:,} 元（数据库可存储的上限）",
+        )
+    return value
 
 
 def _non_negative_amount(cell: str) -> Decimal:
@@ -403,6 +423,8 @@ RECORD_TYPES: dict[str, RecordType] = {
 
 
 REQUIRED_MISSING = ("required value is missing", "缺少必填值")
+NUL_IN_CELL = ("the cell holds a NUL character (binary data)", "单元格含有 NUL 字符（二进制数据）")
+FORMULA_STARTS = frozenset("=+-@\t\r")
 
 
 def parse_cells(
@@ -415,16 +437,21 @@ def parse_cells(
         cell = cells.get(name)
         if cell:
             cell = cell.strip()
+            if cell[0] == "'" and cell[1:2] in FORMULA_STARTS:
+                cell = cell[1:]  # a spreadsheet's text marker, as our own exports write it
         if not cell:
             if required:
                 errors.append(Problem(0, name, *REQUIRED_MISSING))
+            continue
+        if "\x00" in cell:
+            errors.append(Problem(0, name, *NUL_IN_CELL))
             continue
         try:
             record[name] = parse(cell)
         except Refused as exc:
             errors.append(exc.problem(name))
-        except ValueError as exc:
-            errors.append(Problem(0, name, str(exc), "取值无效"))
+        except (ValueError, ArithmeticError) as exc:
+            errors.append(Problem(0, name, f"not a valid value: {exc}", "取值无效"))
     if not errors:
         for check in record_type.row_checks:
             problem = check(record)

@@ -71,6 +71,11 @@ class CheckSummary:
     not_evaluated: list[dict[str, str]]
 
     @property
+    def evaluated_periods(self) -> list[str]:
+        skipped = {n["period"] for n in self.not_evaluated if not n.get("rule_id")}
+        return [p for p in self.periods if p not in skipped]
+
+    @property
     def clean(self) -> int:
         return self.kindergartens_checked - len(self.groups)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -23,20 +25,41 @@ def alembic_config(bind: Engine | Connection | None = None, url: str | None = No
     return config
 
 
+class MigrationError(RuntimeError):
+    """A migration would leave rows that break a foreign key; nothing was changed."""
+
+
 def upgrade(bind: Engine | Connection, revision: str = "head") -> None:
-    if isinstance(bind, Engine):
-        with bind.begin() as connection:
-            command.upgrade(alembic_config(connection), revision)
-    else:
-        command.upgrade(alembic_config(bind), revision)
+    _migrate(bind, lambda connection: command.upgrade(alembic_config(connection), revision))
 
 
 def downgrade(bind: Engine | Connection, revision: str = "base") -> None:
-    if isinstance(bind, Engine):
+    _migrate(bind, lambda connection: command.downgrade(alembic_config(connection), revision))
+
+
+def _migrate(bind: Engine | Connection, run: Callable[[Connection], None]) -> None:
+    if not isinstance(bind, Engine):
+        run(bind)
+        return
+    if bind.dialect.name != "sqlite":
         with bind.begin() as connection:
-            command.downgrade(alembic_config(connection), revision)
-    else:
-        command.downgrade(alembic_config(bind), revision)
+            run(connection)
+        return
+    # SQLite rebuilds a table to alter it (Alembic batch mode); with foreign keys on, dropping
+    # the old table of a parent that has rows fails (the downgrade of 0002 once an import was
+    # recorded). Switch them off around the migration, outside its transaction, and check every
+    # key before committing instead.
+    with bind.connect() as connection:
+        raw = connection.connection.driver_connection
+        raw.execute("PRAGMA foreign_keys=OFF")
+        try:
+            with connection.begin():
+                run(connection)
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise MigrationError(f"rows would break foreign keys: {broken[:5]}")
+        finally:
+            raw.execute("PRAGMA foreign_keys=ON")
 
 
 def current_revision(connection: Connection) -> str | None:

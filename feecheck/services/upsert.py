@@ -9,21 +9,25 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
 from functools import lru_cache
 from itertools import islice
 from typing import Any
 
 from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from feecheck.domain.categories import Collector, Hardship
 from feecheck.domain.fee_items import FeeItemTaxonomy
 from feecheck.domain.reasons import Problem
 from feecheck.domain.regions import within
-from feecheck.models import Charge, Child, FiledAccount, Kindergarten
+from feecheck.models import Charge, Child, FiledAccount, Kindergarten, Refund
 from feecheck.services import audit
 from feecheck.services.audit import Actor
 from feecheck.services.bulk import BulkWriter, WrittenRows
+from feecheck.services.locks import is_busy
 from feecheck.services.record_types import RecordType
 
 CHUNK = 2000
@@ -64,6 +68,8 @@ class _References:
         self.children: dict[tuple[int, str], int] = {}
         self.children_of: set[int] = set()  # kindergartens whose children are all loaded
         self.charges: dict[tuple[int, str], int] = {}
+        self.charge_terms: dict[int, tuple[Decimal, date]] = {}  # charge id -> amount, paid on
+        self.refunded: dict[int, dict[str, Decimal]] = {}  # charge id -> refund no -> amount
 
     def preload(self, records: list[tuple[int, dict[str, Any]]]) -> None:
         codes = {r["kindergarten_code"] for _, r in records if "kindergarten_code" in r}
@@ -98,12 +104,30 @@ class _References:
             } - self.charges.keys()
             if pairs:
                 rows = self.session.execute(
-                    select(Charge.kindergarten_id, Charge.receipt_no, Charge.id).where(
+                    select(
+                        Charge.kindergarten_id,
+                        Charge.receipt_no,
+                        Charge.id,
+                        Charge.amount,
+                        Charge.paid_on,
+                    ).where(
                         Charge.kindergarten_id.in_({kg for kg, _ in pairs}),
                         Charge.receipt_no.in_({ref for _, ref in pairs}),
                     )
                 )
-                self.charges.update({(kg, ref): id_ for kg, ref, id_ in rows if (kg, ref) in pairs})
+                found = {}
+                for kg, ref, id_, amount, paid_on in rows:
+                    if (kg, ref) in pairs:
+                        self.charges[(kg, ref)] = id_
+                        self.charge_terms[id_] = (amount, paid_on)
+                        found[id_] = {}
+                for charge_id, refund_no, amount in self.session.execute(
+                    select(Refund.charge_id, Refund.refund_no, Refund.amount).where(
+                        Refund.charge_id.in_(list(found))
+                    )
+                ):
+                    found[charge_id][refund_no] = amount
+                self.refunded.update(found)
 
 
 def _columns(
@@ -150,6 +174,9 @@ def _columns(
                     f"园所 {code} 没有票据号为 {receipt} 的收费记录",
                 )
             values["charge_id"] = charge_id
+            problem = _refund_problem(values, receipt, refs)
+            if problem is not None:
+                return {}, problem
     elif record_type.name == "kindergartens" and not within(
         values["region_code"], refs.region_code
     ):
@@ -159,6 +186,32 @@ def _columns(
     for name, default in _DEFAULTS.get(record_type.name, ()):
         values.setdefault(name, default)
     return values, None
+
+
+def _refund_problem(values: dict[str, Any], receipt: str, refs: _References) -> Problem | None:
+    """A refund is proof of money returned: never before the payment, never more than it."""
+    charge_id = values["charge_id"]
+    amount, paid_on = refs.charge_terms[charge_id]
+    if values["refunded_on"] < paid_on:
+        return Problem(
+            0,
+            "refunded_on",
+            f"refunded on {values['refunded_on']}, before receipt {receipt} was paid on {paid_on}",
+            f"退费日期 {values['refunded_on']} 早于票据 {receipt} 的缴费日期 {paid_on}",
+        )
+    others = refs.refunded.setdefault(charge_id, {})
+    before = sum((a for no, a in others.items() if no != values["refund_no"]), Decimal(0))
+    if before + values["amount"] > amount:
+        return Problem(
+            0,
+            "amount",
+            f"refunds against receipt {receipt} would total {before + values['amount']:.2f}, "
+            f"more than its {amount:.2f} (already refunded {before:.2f})",
+            f"票据 {receipt} 的退费合计将达 {before + values['amount']:.2f} 元，超过票据金额 "
+            f"{amount:.2f} 元（此前已退 {before:.2f} 元）",
+        )
+    others[values["refund_no"]] = values["amount"]
+    return None
 
 
 def _outside_error(column: str, code: str, refs: _References) -> Problem:
@@ -273,7 +326,50 @@ class RecordWriter:
         self.bulk = BulkWriter(session, self.table, self.key_cols)
 
     def write(self, chunk: list[tuple[int, dict[str, Any]]]) -> UpsertResult:
-        """Upsert one chunk of (row index, typed record); returns its counts and row errors."""
+        """Upsert one chunk of (row index, typed record); returns its counts and row errors.
+
+        The chunk is written inside a savepoint. If the database refuses it anyway (a value the
+        validation let through), the chunk is written again row by row, so that the rows it
+        refuses become those rows' errors and the others are kept.
+        """
+        mark = self.rows.mark()
+        try:
+            with self.session.begin_nested():
+                return self._write(chunk)
+        except DBAPIError as exc:
+            if is_busy(exc) or len(chunk) == 1:
+                raise
+            self._forget(mark)
+        result = UpsertResult()
+        for item in chunk:
+            mark = self.rows.mark()
+            try:
+                with self.session.begin_nested():
+                    result.add(self._write([item]))
+            except DBAPIError as exc:
+                if is_busy(exc):
+                    raise
+                self._forget(mark)
+                reason = str(exc.orig or exc).strip().splitlines()[0][:200]
+                result.errors.append(
+                    Problem(
+                        item[0],
+                        "",
+                        f"the database refused the row: {reason}",
+                        f"数据库拒绝了该行：{reason}",
+                    )
+                )
+        return result
+
+    def after_commit(self) -> None:
+        """The transaction was committed: temporary tables may be gone with its connection."""
+        self.bulk.keys_ready = False
+
+    def _forget(self, mark: tuple[int, int, int, int]) -> None:
+        self.rows.restore(mark)
+        self.bulk.keys_ready = False  # created inside the rolled-back savepoint, perhaps
+
+    def _write(self, chunk: list[tuple[int, dict[str, Any]]]) -> UpsertResult:
         self.refs.preload(chunk)
         record_type, key_cols = self.record_type, self.key_cols
         if self.rows.floor is None:

@@ -59,6 +59,9 @@ def create_user(
 
 
 def authenticate(session: Session, username: str, password: str) -> User | None:
+    if "\x00" in username or "\x00" in password:  # no such user; PostgreSQL cannot compare it
+        _hasher.hash(password.replace("\x00", ""))
+        return None
     user = session.scalar(select(User).where(User.username == username.strip()))
     if user is None or not user.active:
         _hasher.hash(password)  # same work either way, so timing does not reveal user names

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, request, session
+from flask import Flask, abort, request, session
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
@@ -54,8 +54,20 @@ def init_app(app: Flask) -> None:
             "get_locale": get_locale,
         }
 
+    @app.before_request
+    def refuse_nul_bytes() -> None:
+        # No text a person types holds a NUL; PostgreSQL cannot even compare one.
+        for values in (request.args, request.form):
+            for value in values.values():
+                if "\x00" in value:
+                    abort(400)
+
     @app.after_request
     def security_headers(response):  # type: ignore[no-untyped-def]
+        if app.config.get("SESSION_COOKIE_SECURE"):
+            response.headers.setdefault(
+                "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
+            )
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")

@@ -103,3 +103,39 @@ def test_defaults_that_are_not_law_are_named_in_the_evidence() -> None:
     assert any(d.startswith("prepay_advance_days = ") for d in prepay.evidence["defaults_not_law"])
     disclosure = next(f for f in FINDINGS if f.rule.id == "FEE-DISCLOSURE")
     assert "defaults_not_law" not in disclosure.evidence
+
+
+def test_a_record_that_cannot_be_evaluated_does_not_stop_the_check() -> None:
+    """A charge ending on the calendar's last day (stored before dates were bounded) makes one
+    warning about that rule and month; every other rule, month and kindergarten is checked."""
+    case = {
+        "period": "2025-09",
+        "kindergarten": {"category": "nonprofit_private", "accounts": ["A1"]},
+        "children": [{"ref": "C1", "birth_date": date(2021, 3, 1)}],
+        "charges": [
+            {"receipt": "R1", "child": "C1", "fee_item": "保教费", "amount": "800.00",
+             "period_start": date(2025, 9, 1), "period_end": date(9999, 12, 31),
+             "paid_on": date(2025, 9, 1)},
+            {"receipt": "R2", "child": "C1", "fee_item": "舞蹈兴趣班费", "amount": "300.00",
+             "period_start": date(2025, 9, 1), "period_end": date(2025, 9, 30),
+             "paid_on": date(2025, 9, 2), "account": "B9"},
+        ],
+    }  # fmt: skip
+    broken = build_facts(case, RULESET)
+    healthy = build_facts({**case, "charges": case["charges"][1:]}, RULESET)
+    healthy.code = "K2"
+    findings = run_rules(RULESET, [broken, healthy], [Period(2025, 9)], FAR)
+    errors = [f for f in findings if "evaluation_error" in f.evidence]
+    assert errors and {f.severity for f in errors} == {"warning"}
+    assert {f.rule.id for f in errors} <= {
+        "FEE-PREPAY",
+        "FEE-ABOVE-STANDARD",
+        "REFUND-ON-WITHDRAWAL",
+    }
+    assert (
+        "could not be evaluated" in errors[0].message_en
+        and "无法按本规则评估" in errors[0].message_zh
+    )
+    for code in ("K1", "K2"):  # the prohibited item and the unfiled account found in both
+        rules = {f.rule.id for f in findings if f.kindergarten_code == code}
+        assert {"FEE-PROHIBITED-ITEM", "FEE-UNFILED-ACCOUNT"} <= rules

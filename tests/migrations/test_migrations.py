@@ -58,3 +58,28 @@ def test_upgrade_downgrade_upgrade(fresh_engine: Engine) -> None:
     assert _differences(fresh_engine) == []
     with fresh_engine.connect() as connection:
         assert schema.current_revision(connection) == schema.head_revision()
+
+
+def test_downgrade_works_with_data_in_the_tables(fresh_engine: Engine, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """SQLite rebuilds tables to drop columns; with an import recorded (audit rows pointing at
+    import_batches) that used to fail on the foreign keys."""
+    from sqlalchemy.orm import Session
+
+    from feecheck.config import ROOT
+    from feecheck.engine.taxonomy import load_taxonomy
+    from feecheck.services.importing import run_import
+
+    schema.upgrade(fresh_engine)
+    csv_file = tmp_path / "k.csv"
+    csv_file.write_text("code,name,region_code,category\nK1,一园,110108,public\n", "utf-8")
+    with Session(fresh_engine) as session:
+        report = run_import(
+            session, "kindergartens", csv_file, taxonomy=load_taxonomy(ROOT / "rules")
+        )
+        assert report.status == "committed"
+    schema.downgrade(fresh_engine, "0001")
+    with fresh_engine.connect() as connection:
+        assert schema.current_revision(connection) == "0001"
+        assert connection.execute(text("SELECT count(*) FROM import_batches")).scalar() == 1
+    schema.upgrade(fresh_engine)
+    assert _differences(fresh_engine) == []

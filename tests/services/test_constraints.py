@@ -10,7 +10,15 @@ from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
-from feecheck.models import AuditEntry, Charge, Child, Funding, Kindergarten
+from feecheck.models import (
+    AuditEntry,
+    Charge,
+    Child,
+    Finding,
+    FindingEvent,
+    Funding,
+    Kindergarten,
+)
 from tests.factories import make_charge, make_child, make_kindergarten
 
 
@@ -119,6 +127,47 @@ def test_audit_log_is_append_only(session: Session) -> None:
         session.execute(update(AuditEntry).values(actor="someone else"))
     with pytest.raises(DBAPIError), session.begin_nested():
         session.execute(text("DELETE FROM audit_log"))
+
+
+def test_audit_log_cannot_be_replaced_or_truncated(session: Session) -> None:
+    session.execute(
+        insert(AuditEntry).values(actor="t", action="create", table_name="x", record_key="1")
+    )
+    entry = session.scalars(select(AuditEntry)).one()
+    if session.get_bind().dialect.name == "sqlite":
+        for verb in ("REPLACE", "INSERT OR REPLACE"):
+            with pytest.raises(DBAPIError, match="append-only"), session.begin_nested():
+                session.execute(
+                    text(
+                        f"{verb} INTO audit_log (id, at, actor, action, table_name, record_key) "
+                        "VALUES (:id, '2026-01-01', 'forger', 'create', 'x', '1')"
+                    ),
+                    {"id": entry.id},
+                )
+    else:
+        with pytest.raises(DBAPIError, match="append-only"), session.begin_nested():
+            session.execute(text("TRUNCATE audit_log"))
+    session.expire_all()
+    assert session.get(AuditEntry, entry.id).actor == "t"
+
+
+def test_finding_history_is_append_only(session: Session) -> None:
+    kg = make_kindergarten(session)
+    session.execute(
+        insert(Finding).values(
+            fingerprint="f" * 64, rule_id="R", severity="violation", period="2025-09",
+            kindergarten_id=kg.id, citation="c", message_zh="m", message_en="m", evidence={},
+            parameters={}, explanation=[], ruleset_hash="h", status="open",
+        )
+    )  # fmt: skip
+    finding_id = session.scalar(select(Finding.id))
+    session.execute(
+        insert(FindingEvent).values(finding_id=finding_id, to_status="open", actor="check")
+    )
+    for statement in ("UPDATE finding_events SET actor = 'x'", "DELETE FROM finding_events"):
+        with pytest.raises(DBAPIError, match="append-only"), session.begin_nested():
+            session.execute(text(statement))
+    assert session.scalar(select(func.count()).select_from(FindingEvent)) == 1
 
 
 def test_child_ref_unique_within_kindergarten(session: Session) -> None:

@@ -98,3 +98,75 @@ def test_refuses_to_serve_without_a_secret_key(connection: Connection, caplog) -
     app.config["PROPAGATE_EXCEPTIONS"] = True
     with pytest.raises(ConfigError):
         app.test_client().get("/login")
+
+
+def test_the_sixth_wrong_password_in_a_minute_is_refused(client: FlaskClient, seeded: None) -> None:
+    for _ in range(5):
+        assert _login(client, "haidian", "wrong password").status_code == 200
+    sixth = _login(client, "haidian", "wrong password")
+    assert sixth.status_code == 429 and "尝试次数过多" in sixth.get_data(as_text=True)
+    # the right password waits too: a guesser cannot tell it from a wrong one
+    assert _login(client, "haidian").status_code == 429
+    assert _login(client, "HAIDIAN ", "wrong password").status_code == 429  # the same name
+    assert _login(client, "boss").status_code == 302  # another user is not locked out
+
+
+def test_one_address_cannot_try_many_names(app: Flask, client: FlaskClient, seeded: None) -> None:
+    app.config["LOGIN_LIMIT_PER_ADDRESS"] = "3 per minute"
+    for name in ("a", "b", "c"):
+        assert _login(client, name, "wrong password").status_code == 200
+    assert _login(client, "d", "wrong password").status_code == 429
+
+
+def test_successful_logins_are_not_counted(client: FlaskClient, seeded: None) -> None:
+    for _ in range(8):
+        assert _login(client, "haidian").status_code == 302
+        client.post("/logout")
+
+
+def test_cookies_are_secure_when_configured(
+    connection: Connection, seeded: None, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("FEECHECK_SECURE_COOKIES", "1")
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test-secret",
+            "DATABASE_BIND": connection,
+            "DATABASE_SESSION_OPTIONS": {"join_transaction_mode": "create_savepoint"},
+            "WTF_CSRF_ENABLED": False,
+        }
+    )
+    client = app.test_client()
+    response = _login(client, "haidian")
+    cookie = response.headers["Set-Cookie"]
+    assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=31536000")
+    assert app.permanent_session_lifetime.total_seconds() == 8 * 3600
+    assert "Expires=" in cookie  # the session expires
+
+
+def test_cookies_are_not_secure_by_default(client: FlaskClient, seeded: None) -> None:
+    response = _login(client, "haidian")
+    assert "Secure" not in response.headers["Set-Cookie"]
+    assert "Strict-Transport-Security" not in response.headers
+
+
+def test_a_nul_byte_in_a_form_or_query_is_a_bad_request(client: FlaskClient, seeded: None) -> None:
+    assert _login(client, "haid\x00ian").status_code == 400
+    assert _login(client, "haidian").status_code == 302
+    assert client.get("/?q=%00").status_code == 400
+    assert client.get("/?q=K-HAI").status_code == 200
+
+
+@pytest.mark.parametrize(("value", "limit"), [("0.5", 512 * 1024), ("2", 2 * 1024 * 1024)])
+def test_upload_limit_may_be_a_fraction_of_a_megabyte(monkeypatch, value: str, limit: int) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("FEECHECK_MAX_UPLOAD_MB", value)
+    assert create_app({"TESTING": True}).config["MAX_CONTENT_LENGTH"] == limit
+
+
+@pytest.mark.parametrize("value", ["half", "0", "-1"])
+def test_a_bad_upload_limit_is_a_clear_error(monkeypatch, value: str) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("FEECHECK_MAX_UPLOAD_MB", value)
+    with pytest.raises(ConfigError, match="FEECHECK_MAX_UPLOAD_MB"):
+        create_app({"TESTING": True})

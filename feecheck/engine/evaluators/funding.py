@@ -43,7 +43,7 @@ def funding_lowered(ctx: Context) -> Iterator[Outcome]:
         return
     if before.per_child_year > money(floor) and now.per_child_year < before.per_child_year:
         evidence = now.evidence()
-        evidence["funding"] = now.references + before.references
+        evidence["funding"] = sorted(set(now.references) | set(before.references))
         evidence["period_before"] = str(before_period)
         evidence["funding_detail_before"] = before.detail
         evidence["calculation_before"] = before.evidence()["calculation"]
@@ -84,6 +84,5 @@ def forprofit_public_money(ctx: Context) -> Iterator[Outcome]:
                     "period_end": funding.period_end,
                 },
                 params.used,
-                key=funding.reference,
-                amount_due=funding.amount,
+                key=funding.reference,  # public money to recover, not a refund owed to families
             )

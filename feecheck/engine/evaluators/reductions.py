@@ -28,10 +28,12 @@ def hardship_no_reduction(ctx: Context) -> Iterator[Outcome]:
             threshold = money(allowed.amount * share)
             breached, severity = money(charge.amount) - threshold > TOLERANCE, "violation"
             calculation = f"{allowed.calculation(standard)}; × {plain(share)} = {threshold}"
+            basis = "local_reduction"
         else:
             threshold = money(allowed.amount)
             breached, severity = money(charge.amount) >= threshold, None
             calculation = allowed.calculation(standard)
+            basis = "no_local_rate"
         if breached:
             yield Outcome(
                 charge_evidence(
@@ -39,6 +41,7 @@ def hardship_no_reduction(ctx: Context) -> Iterator[Outcome]:
                     hardship=child.hardship,
                     allowed=money(allowed.amount),
                     threshold=threshold,
+                    limit_basis=basis,
                     calculation=calculation,
                 ),
                 params.used,

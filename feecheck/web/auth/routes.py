@@ -2,12 +2,21 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug.wrappers import Response
 
-from feecheck.extensions import db
+from feecheck.extensions import db, limiter
 from feecheck.services.users import authenticate
 from feecheck.web.auth.forms import LoginForm
 
@@ -26,7 +35,25 @@ def _safe_next(target: str | None) -> str:
     return url_for("kindergartens.index")
 
 
+def _login_name() -> str:
+    return "login:" + (request.form.get("username") or "").strip().lower()[:64]
+
+
+def _failed(response: Response) -> bool:
+    """Only refused logins count against the limits (a success redirects)."""
+    return response.status_code == 200
+
+
 @bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(
+    lambda: current_app.config["LOGIN_LIMIT_PER_USER"],
+    key_func=_login_name,
+    methods=["POST"],
+    deduct_when=_failed,
+)
+@limiter.limit(
+    lambda: current_app.config["LOGIN_LIMIT_PER_ADDRESS"], methods=["POST"], deduct_when=_failed
+)
 def login() -> str | Response:
     if current_user.is_authenticated:
         return redirect(url_for("kindergartens.index"))
@@ -37,6 +64,7 @@ def login() -> str | Response:
             flash(_("Wrong user name or password."), "error")
         else:
             db.session.commit()
+            session.permanent = True  # expires after PERMANENT_SESSION_LIFETIME
             login_user(user)
             return redirect(_safe_next(request.args.get("next")))
     return render_template("auth/login.html", form=form)

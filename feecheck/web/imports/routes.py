@@ -30,6 +30,8 @@ from feecheck.models import ImportBatch
 from feecheck.services.exporting import error_report_csv, template_csv
 from feecheck.services.importing import (
     ImportOptions,
+    fail_stale_batches,
+    prune_uploads,
     start_batch,
     stored_upload,
 )
@@ -73,6 +75,8 @@ def _run(batch: ImportBatch, path: Path, options: ImportOptions) -> None:
 @login_required
 def index() -> str | WerkzeugResponse:
     _may_import()
+    fail_stale_batches(db.session)
+    prune_uploads(current_app.instance_path)
     form = UploadForm()
     if form.validate_on_submit():
         upload = form.file.data
@@ -140,11 +144,17 @@ def commit(batch_id: int) -> WerkzeugResponse:
         encoding="gb18030" if preview.encoding == "gb18030" else "utf-8",
         region_code=current_user.region_code,
     )
+    claimed = path.with_suffix(".claimed")
+    try:  # one commit per preview, even when the button is clicked twice: rename is atomic
+        path.rename(claimed)
+    except FileNotFoundError:
+        flash(_("This preview is already being imported."), "info")
+        return redirect(url_for("imports.show", batch_id=batch_id))
     batch = start_batch(
-        db.session, preview.record_type, path, preview.file_name, current_user, options
+        db.session, preview.record_type, claimed, preview.file_name, current_user, options
     )
     committed = stored_upload(current_app.instance_path, batch.id)
-    shutil.move(path, committed)  # one commit per preview: the preview's file is gone now
+    shutil.move(claimed, committed)
     _run(batch, committed, options)
     return redirect(url_for("imports.show", batch_id=batch.id))
 
