@@ -22,8 +22,16 @@ def rules_group() -> None:
 
 @rules_group.command("lint")
 def rules_lint_command() -> None:
-    """Load and lint rules/ (schema, citations, kinds, dates, overlays, aliases)."""
-    click.echo(rules.lint_summary(load_rules()))
+    """Load and lint rules/ (schema, citations, kinds, dates, overlays, aliases, sources)."""
+    ruleset = load_rules()
+    click.echo(rules.lint_summary(ruleset))
+    unverified = rules.unverified_values(ruleset)
+    click.echo(
+        f"{len(unverified)} unverified values (nobody could source them: they can only ever give "
+        "warnings):"
+    )
+    for line in unverified:
+        click.echo(f"  {line}")
 
 
 @rules_group.command("list")
@@ -56,6 +64,8 @@ def rules_list_command(region_code: str | None, on: str | None) -> None:
             click.echo(
                 f"      {parameter.name} = {parameter.text}  ← {value.layer} {value.source}{flags}"
             )
+            if region_code is not None and value.layer != "national":
+                click.echo(f"          {value.reference}")
 
 
 @rules_group.command("test")

@@ -125,6 +125,8 @@ def _demo_logins(app: Flask) -> list[str]:
         ("haidian", "inspector", "110108"),
         ("xuhui", "inspector", "310104"),
         ("lixia", "inspector", "370102"),
+        ("kuiwen", "inspector", "370705"),
+        ("jinghu", "inspector", "340202"),
     ):
         password = secrets.token_urlsafe(9)
         create_user(session, name, password, role, region, Actor("quickstart"))

@@ -22,8 +22,16 @@ class LabelledEnum(StrEnum):
         for member in cls:
             if cleaned.lower() == member.value or cleaned == member.label_zh:
                 return member
+        alias = ALIASES.get(cls.__name__, {}).get(cleaned)
+        if alias is not None:
+            return cls(alias)
         codes = ", ".join(f"{m.value} {m.label_zh}" for m in cls)
         raise ValueError(f"unknown value {text!r}; expected one of: {codes}")
+
+    @classmethod
+    def aliases(cls) -> dict[str, str]:
+        """Other words for a member that files use (Chinese wordings), -> the member's code."""
+        return dict(ALIASES.get(cls.__name__, {}))
 
     @classmethod
     def values(cls) -> list[str]:
@@ -59,6 +67,16 @@ class Hardship(LabelledEnum):
     DISABLED = "disabled", "残疾"
 
 
+class Grade(LabelledEnum):
+    """A kindergarten's grade (园所等级): local fees, caps and subsidies depend on it."""
+
+    MODEL = "model", "示范"
+    GRADE1 = "grade1", "一级"
+    GRADE2 = "grade2", "二级"
+    GRADE3 = "grade3", "三级"
+    UNRATED = "unrated", "未评级"
+
+
 class Collector(LabelledEnum):
     KINDERGARTEN = "kindergarten", "园所"
     PARENT_COMMITTEE = "parent_committee", "家委会"
@@ -87,6 +105,31 @@ class FindingStatus(LabelledEnum):
     DISMISSED = "dismissed", "已排除"
     RESOLVED = "resolved", "已消除"
 
+
+# Wordings of real lists and local documents, by enumeration class name.
+ALIASES: dict[str, dict[str, str]] = {
+    "Grade": {
+        "示范园": "model",
+        "示范幼儿园": "model",
+        "示范性": "model",
+        "实验示范类": "model",
+        "实验示范": "model",
+        "省级示范": "model",
+        "市级示范": "model",
+        "一类": "grade1",
+        "一级园": "grade1",
+        "一类园": "grade1",
+        "二类": "grade2",
+        "二级园": "grade2",
+        "二类园": "grade2",
+        "三类": "grade3",
+        "三级园": "grade3",
+        "三类园": "grade3",
+        "未定级": "unrated",
+        "未分级": "unrated",
+        "无": "unrated",
+    },
+}
 
 _TRUE = {"yes", "true", "1", "是", "y"}
 _FALSE = {"no", "false", "0", "否", "n"}

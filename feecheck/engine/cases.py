@@ -62,6 +62,7 @@ def build_facts(case: dict[str, Any], ruleset: Ruleset) -> KindergartenFacts:
         spec["category"],
         bool(spec["boarding"]),
         frozenset(spec["accounts"]),
+        spec.get("grade"),
     )
     refs: dict[str, int] = {}
     for n, child in enumerate(case.get("children") or [], start=1):
@@ -183,8 +184,12 @@ def case_files(rules_dir: Path) -> list[Path]:
 
 def run_cases(rules_dir: Path, ruleset: Ruleset) -> Iterator[CaseResult]:
     for path in case_files(rules_dir):
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        rule_id = data["rule"]
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            rule_id = data["rule"]
+        except (yaml.YAMLError, TypeError, KeyError) as exc:
+            yield CaseResult(path.name, "?", "(the file)", [f"not a valid case file: {exc}"])
+            continue
         for case in data.get("cases") or []:
             result = CaseResult(path.name, rule_id, str(case.get("name", "")))
             if rule_id not in ruleset.rules:

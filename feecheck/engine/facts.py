@@ -100,6 +100,7 @@ class KindergartenFacts:
     category: str
     boarding: bool
     accounts: frozenset[str]
+    grade: str | None = None  # 园所等级; None: not recorded
     children: dict[int, ChildFact] = field(default_factory=dict)
     charges: list[ChargeFact] = field(default_factory=list)
     standards: list[StandardFact] = field(default_factory=list)
@@ -140,10 +141,16 @@ class KindergartenFacts:
             and c.period_start <= left_on <= c.period_end
         ]
 
-    def standard_for(self, item_category: str, day: date) -> StandardFact | None:
+    def standard_for(
+        self, item_category: str, day: date, item: str | None = None
+    ) -> StandardFact | None:
         """The standard of that item in effect on a day: the latest to take effect wins."""
         candidates = [
-            s for s in self.standards if s.item_category == item_category and s.in_effect(day)
+            s
+            for s in self.standards
+            if s.item_category == item_category
+            and s.in_effect(day)
+            and (item is None or s.fee_item == item)
         ]
         return max(candidates, key=lambda s: (s.effective_from, s.amount), default=None)
 

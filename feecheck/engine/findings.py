@@ -9,9 +9,9 @@ from datetime import date
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
 from typing import Any
 
-from feecheck.domain.categories import Collector, FeeUnit, FundingSource, Hardship
+from feecheck.domain.categories import Collector, FeeUnit, FundingSource, Grade, Hardship
 from feecheck.domain.money import money
-from feecheck.engine.specs import DatedValue, RuleSpec
+from feecheck.engine.specs import DatedValue, GradeTable, RuleSpec
 
 RECORD_KEYS = ("charges", "funding", "refunds", "standards", "absences", "inspections")
 RECORD_LABELS_ZH = {
@@ -94,6 +94,21 @@ FIGURE_LABELS_ZH = {
     "filed_accounts": "备案账户",
     "defaults_not_law": "feecheck 默认值（非法律规定）",
     "evaluation_error": "无法评估的原因",
+    "unverified_values": "未经核实的参数",
+    "existing_pupil": "在园幼儿入园日期（按原标准收费）",
+    "standard_not_applied": "不适用于在园幼儿的新标准",
+    "days_away": "离园天数",
+    "months_refunded": "应退月数",
+    "months_charged": "所收月数",
+    "days_attended": "离园当月出勤天数",
+    "attendance_basis": "出勤天数依据",
+    "working_days": "当月法定工作日",
+    "calendar_official": "按国家法定节假日安排",
+    "leaving_month_share": "离园当月退费比例",
+    "months_after": "其后整月数",
+    "needs_grade": "需按园所等级取值的参数",
+    "grade": "园所等级",
+    "by_grade": "按等级取值",
 }
 LAYER_ZH = {"national": "国家", "province": "省级", "city": "市级", "district": "区县"}
 SEVERITY_ZH = {"violation": "违规", "warning": "提醒", "info": "信息"}
@@ -119,6 +134,9 @@ VALUE_LABELS: dict[str, dict[str, dict[str, str]]] = {
         "refund_formula": {
             "whole_months": "按整月（离园当月全额收取，其后整月按比例退还）",
             "by_days": "按天数比例",
+            "per_30_days": "每满30天退一个月（含周末）",
+            "attendance_tiers": "按离园当月出勤天数分档退费",
+            "half_working_days": "当月出勤不超过法定工作日一半的退半月",
         },
         "limit_basis": {
             "local_reduction": "按本地规定的减免比例",
@@ -130,6 +148,12 @@ VALUE_LABELS: dict[str, dict[str, dict[str, str]]] = {
             "unknown": "无法判断",
         },
         "_bool": {"yes": "是", "no": "否"},
+        "attendance_basis": {
+            "absence_record": "当月缺勤记录（开园天数 − 缺勤天数）",
+            "working_days": "离园前的法定工作日",
+            "left_on_first_day": "月初即离园",
+        },
+        "grade": {g.value: g.label_zh for g in Grade} | {"unknown": "未记录"},
     },
     "en": {
         "basis": {"receipts_proxy": "computed from receipts (a proxy for the locality's standard)"},
@@ -140,6 +164,9 @@ VALUE_LABELS: dict[str, dict[str, dict[str, str]]] = {
         "refund_formula": {
             "whole_months": "whole months (the month of leaving charged in full)",
             "by_days": "by days",
+            "per_30_days": "a month per full 30 days away",
+            "attendance_tiers": "by the days attended in the month of leaving",
+            "half_working_days": "half the month when at most half its working days were attended",
         },
         "limit_basis": {
             "local_reduction": "the local reduction rate",
@@ -152,7 +179,7 @@ VALUE_LABELS: dict[str, dict[str, dict[str, str]]] = {
         },
     },
 }
-BOOLEAN_KEYS = {"child_boarding", "kindergarten_boarding"}
+BOOLEAN_KEYS = {"child_boarding", "kindergarten_boarding", "calendar_official"}
 
 
 def show(value: Any) -> Any:
@@ -168,6 +195,8 @@ def show(value: Any) -> Any:
         return [show(v) for v in value]
     if isinstance(value, dict):
         return {str(k): show(v) for k, v in value.items()}
+    if isinstance(value, GradeTable):
+        return {str(k): show(v) for k, v in value.values}
     return str(value)
 
 
@@ -208,20 +237,25 @@ class _Template(dict):  # type: ignore[type-arg]
 
 
 ItemNames = Callable[[str], str]
+GRADE_LABELS_ZH = {g.value: g.label_zh for g in Grade}
 
 
 def display(key: str, value: Any, language: str, item_name: ItemNames | None = None) -> str:
-    """One evidence value in words for a message or an explanation in `language` (zh | en)."""
+    """One evidence value in words for a message or an explanation in `language` (zh | en).
+
+    `item_name` names a code in Chinese: a fee-item category or a parameter."""
     if isinstance(value, list):
         parts = [display(key, v, language, item_name) for v in value]
         if not parts:
             return "无" if language == "zh" else "none"
         return ("、" if language == "zh" else ", ").join(parts)
     if isinstance(value, dict):
+        if language == "zh" and key == "by_grade":
+            return "、".join(f"{GRADE_LABELS_ZH.get(k, k)} {v}" for k, v in value.items())
         return ", ".join(f"{k}: {v}" for k, v in value.items())
     text = str(value)
     labels = VALUE_LABELS.get(language, {})
-    if key == "item_category" and item_name is not None and language == "zh":
+    if key in ("item_category", "needs_grade") and item_name is not None and language == "zh":
         return item_name(text)
     if key in BOOLEAN_KEYS and language == "zh":
         return labels["_bool"].get(text, text)

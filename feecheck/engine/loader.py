@@ -17,16 +17,25 @@ from typing import Any
 
 import yaml
 
-from feecheck.domain.categories import Category, Severity
+from feecheck.domain.categories import Category, Grade, Severity
 from feecheck.domain.regions import layer_name, overlay_chain
 from feecheck.engine.evaluators import EVALUATORS
-from feecheck.engine.specs import Citation, DatedValue, Overlay, ParamDef, Ruleset, RuleSpec
+from feecheck.engine.specs import (
+    Citation,
+    DatedValue,
+    GradeTable,
+    Overlay,
+    ParamDef,
+    Ruleset,
+    RuleSpec,
+)
 from feecheck.engine.taxonomy import load_taxonomy
 
 PARAM_TYPES = {"decimal", "integer", "boolean", "enum", "list", "map", "text"}
 BOUNDS = {"floor", "cap", "order", "true_stricter", "false_stricter", "superset", "none"}
 CATEGORIES = set(Category.values())
 SEVERITIES = set(Severity.values())
+GRADES = set(Grade.values())
 JUDGED_ON = {"month", "period_charged"}
 
 
@@ -139,6 +148,7 @@ def load_ruleset(rules_dir: Path) -> Ruleset:
         if overlay is not None:
             overlays[overlay.region] = overlay
     _check_weakening(params, overlays, problems)
+    _check_unverified(rules, params, overlays, problems)
     if problems.items:
         raise RulesError(problems.items)
     return Ruleset(rules, params, overlays, taxonomy, ruleset_hash(rules_dir))
@@ -162,7 +172,26 @@ def _read(path: Path, source: str, problems: _Problems) -> LineDict | None:
 
 
 def _convert(value: Any, type_: str, choices: tuple[str, ...]) -> Any:
-    """A YAML value as the parameter type says; raises ValueError with the reason."""
+    """A YAML value as the parameter type says; raises ValueError with the reason.
+
+    A decimal, integer or boolean value may instead be a table by kindergarten grade:
+    `{by_grade: {model: …, grade1: …, grade2: …, grade3: …, unrated: …}}` (grades may be left out:
+    a kindergarten of a grade without a value gets a warning, not a finding built on a guess).
+    """
+    if isinstance(value, dict) and set(value) == {"by_grade"} and type_ != "map":
+        table = value["by_grade"]
+        if not isinstance(table, dict) or not table:
+            raise ValueError("by_grade needs a mapping of grade -> value")
+        unknown = set(map(str, table)) - GRADES
+        if unknown:
+            raise ValueError(f"unknown grades {sorted(unknown)}; known: {sorted(GRADES)}")
+        return GradeTable(
+            tuple(
+                (grade, _convert(table[grade], type_, choices))
+                for grade in Grade.values()
+                if grade in table
+            )
+        )
     if type_ == "decimal":
         try:
             return Decimal(str(value))
@@ -230,6 +259,10 @@ def _values(
         except ValueError as exc:
             problems.add(source, line, f"{param.name}: {exc}")
             continue
+        severity = item.get("severity")
+        if severity is not None and severity not in ("warning", "info"):
+            problems.add(source, line, f"{param.name}: `severity` may only be warning or info")
+            severity = None
         values.append(
             DatedValue(
                 value,
@@ -241,6 +274,7 @@ def _values(
                 layer,
                 source,
                 line,
+                severity,
             )
         )
     values.sort(key=lambda v: v.start)
@@ -398,7 +432,19 @@ def _overlay(
 
 
 def _weaker(param: ParamDef, value: Any, above: Any) -> bool:
-    """True when `value` (an overlay's) is weaker than `above` (what the layers above say)."""
+    """True when `value` (an overlay's) is weaker than `above` (what the layers above say);
+    tables by grade are compared grade by grade."""
+    if isinstance(value, GradeTable) or isinstance(above, GradeTable):
+        mine = value.as_dict() if isinstance(value, GradeTable) else None
+        theirs = above.as_dict() if isinstance(above, GradeTable) else None
+        grades = set(mine or {}) | set(theirs or {})
+        return any(
+            _weaker(
+                param, value if mine is None else mine[g], above if theirs is None else theirs[g]
+            )
+            for g in grades
+            if (mine is None or g in mine) and (theirs is None or g in theirs)
+        )
     if param.bound == "floor":
         if isinstance(value, dict):
             return any(value.get(k, Decimal(0)) < v for k, v in above.items())
@@ -439,6 +485,38 @@ def _check_weakening(
                                 f"{name} = {_show(value.value)} weakens {label}'s "
                                 f"{_show(above.value)} (bound: {param.bound})",
                             )
+
+
+def all_values(
+    params: dict[str, ParamDef], overlays: dict[str, Overlay]
+) -> list[tuple[str, DatedValue]]:
+    """Every dated value in the ruleset, national and local: (parameter name, value)."""
+    found = [(name, v) for name, p in params.items() for v in p.values]
+    for overlay in overlays.values():
+        found.extend((name, v) for name, values in overlay.values.items() for v in values)
+    return found
+
+
+def _check_unverified(
+    rules: dict[str, RuleSpec],
+    params: dict[str, ParamDef],
+    overlays: dict[str, Overlay],
+    problems: _Problems,
+) -> None:
+    """A value nobody could source (`verified: false`) may never make a violation: where a rule
+    that finds violations reads it, the value must say `severity: warning`."""
+    violating = {
+        name for rule in rules.values() if rule.severity == "violation" for name in rule.params
+    }
+    for name, value in all_values(params, overlays):
+        if not value.verified and value.severity is None and name in violating:
+            users = sorted(r.id for r in rules.values() if name in r.params)
+            problems.add(
+                value.source,
+                value.line,
+                f"{name}: the value from {value.start} is unverified and {', '.join(users)} "
+                "would turn it into a violation; verify it or mark it `severity: warning`",
+            )
 
 
 def _overlaps(a: DatedValue, b: DatedValue) -> bool:

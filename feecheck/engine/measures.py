@@ -7,7 +7,8 @@ finding's evidence can be redone by hand with a calculator, in the order feechec
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -18,6 +19,7 @@ from feecheck.domain.periods import (
     days_in_year,
     overlap_days,
 )
+from feecheck.domain.workdays import month_working_days, working_days
 from feecheck.engine.facts import ChargeFact, ChildFact, KindergartenFacts, StandardFact
 from feecheck.engine.params import Params
 
@@ -39,16 +41,34 @@ class Units:
     breakdown: str
 
 
-def units_covered(start: date, end: date, unit: str, params: Params) -> Units:
-    """Days, months (partial by days/days-in-month) or semesters (partial by days)."""
+Attendance = Callable[[Period], "tuple[int, int] | None"]  # month -> (days attended, days open)
+
+
+def units_covered(
+    start: date, end: date, unit: str, params: Params, attendance: Attendance | None = None
+) -> Units:
+    """Days, months (partial by days/days-in-month) or semesters (partial by days).
+
+    Where the region bills some months by the days attended (`attendance_billed_months`, e.g.
+    Shanghai's winter and summer holidays), a whole month covered counts as attended ÷ open days
+    when the child's absence record for it is known.
+    """
     if unit == "day":
         days = days_between(start, end)
         return Units(Decimal(days), str(days))
     if unit == "month":
+        billed = set(params.peek("attendance_billed_months") or ()) if attendance else set()
         parts: list[str] = []
         total = Decimal(0)
         for period in Period.of(start).until(Period.of(end)):
             shared = overlap_days(start, end, period.first_day, period.last_day)
+            record = attendance(period) if attendance and str(period.month) in billed else None
+            if shared == period.days and record is not None:
+                params.get("attendance_billed_months")  # it decided this month: trace it
+                attended, open_days = record
+                total += Decimal(attended) / open_days
+                parts.append(f"{attended}/{open_days}")
+                continue
             total += Decimal(shared) / period.days
             parts.append("1" if shared == period.days else f"{shared}/{period.days}")
         return Units(total, " + ".join(parts))
@@ -72,8 +92,10 @@ class Allowed:
         return f"{plain(standard.amount)} × ({self.units.breakdown}) = {plain(money(self.amount))}"
 
 
-def allowed_amount(charge: ChargeFact, standard: StandardFact, params: Params) -> Allowed:
-    units = units_covered(charge.period_start, charge.period_end, standard.unit, params)
+def allowed_amount(
+    charge: ChargeFact, standard: StandardFact, params: Params, attendance: Attendance | None = None
+) -> Allowed:
+    units = units_covered(charge.period_start, charge.period_end, standard.unit, params, attendance)
     return Allowed(units, standard.amount * units.count)
 
 
@@ -171,22 +193,104 @@ def per_child_funding(kg: KindergartenFacts, period: Period, sources: set[str]) 
 class RefundDue:
     amount: Decimal  # unrounded
     calculation: str
+    figures: dict[str, object] = field(default_factory=dict)
 
 
-def withdrawal_refund_due(charge: ChargeFact, left_on: date, formula: str) -> RefundDue:
-    """What a withdrawal entitles the family to, by the region's formula."""
+def withdrawal_refund_due(
+    charge: ChargeFact,
+    left_on: date,
+    formula: str,
+    params: Params,
+    attendance: Attendance,
+) -> RefundDue:
+    """What a withdrawal entitles the family to, by the region's formula (refund_formula):
+
+    - whole_months (feecheck's default): the month of leaving charged in full, the later whole
+      calendar months of the period refunded pro rata;
+    - by_days: the days from leaving to the end of the period, pro rata;
+    - per_30_days (Hefei): one month per full `refund_block_days` days away, weekends counted;
+      a charge for one semester counts as `refund_months_per_semester` months;
+    - attendance_tiers (Dongguan, Guangzhou): the month of leaving by the days attended in it —
+      none: all; at most `refund_tier_few_days`: `refund_tier_few_share`; at most half the
+      month's legal working days: `refund_tier_half_share`; more: nothing — later months in full;
+    - half_working_days (Shaanxi draft): the month of leaving: `refund_tier_half_share` when the
+      days attended are at most half its working days, else nothing; later months in full.
+    Days attended come from the absence record of the month of leaving (days open − absent),
+    else from the working days before the day of leaving.
+    """
+    amount = charge.amount
+    covered = Period.of(charge.period_start).until(Period.of(charge.period_end))
+    leaving = Period.of(left_on)
+    after = [p for p in covered if p > leaving]
     if formula == "by_days":
         remaining = overlap_days(left_on, charge.period_end, charge.period_start, charge.period_end)
         total = days_between(charge.period_start, charge.period_end)
-        due = charge.amount * remaining / total
-        return RefundDue(due, f"{plain(charge.amount)} × {remaining}/{total} = {plain(money(due))}")
-    covered = Period.of(charge.period_start).until(Period.of(charge.period_end))
-    after = [p for p in covered if p > Period.of(left_on)]
-    due = charge.amount * len(after) / len(covered)
-    return RefundDue(
-        due,
-        f"{plain(charge.amount)} × {len(after)}/{len(covered)} = {plain(money(due))}",
-    )
+        due = amount * remaining / total
+        return RefundDue(due, f"{plain(amount)} × {remaining}/{total} = {plain(money(due))}")
+    if formula == "per_30_days":
+        block = int(_required(params, "refund_block_days"))
+        months_charged = len(covered)
+        first, last = params.calendar().semester_of(charge.period_start)
+        if (charge.period_start, charge.period_end) == (first, last):
+            months_charged = int(_required(params, "refund_months_per_semester"))
+        away = days_between(left_on, charge.period_end)
+        months = min(away // block, months_charged)
+        due = amount * months / months_charged
+        return RefundDue(
+            due,
+            f"{plain(amount)} × {months}/{months_charged} = {plain(money(due))}",
+            {"days_away": away, "months_refunded": months, "months_charged": months_charged},
+        )
+    if formula in ("attendance_tiers", "half_working_days"):
+        attended, basis = _attended(left_on, leaving, attendance)
+        working = month_working_days(leaving)
+        half = Decimal(working.count) / 2
+        if attended == 0:
+            share = Decimal(1)
+        elif formula == "attendance_tiers" and attended <= int(
+            _required(params, "refund_tier_few_days")
+        ):
+            share = Decimal(_required(params, "refund_tier_few_share"))
+        elif attended <= half:
+            share = Decimal(_required(params, "refund_tier_half_share"))
+        else:
+            share = Decimal(0)
+        if leaving < covered[0]:
+            share = Decimal(0)
+        months = share + len(after)
+        due = amount * months / len(covered)
+        return RefundDue(
+            due,
+            f"{plain(amount)} ÷ {len(covered)} × ({plain(share)} + {len(after)}) = "
+            f"{plain(money(due))}",
+            {
+                "days_attended": attended,
+                "attendance_basis": basis,
+                "working_days": working.count,
+                "calendar_official": working.official,
+                "leaving_month_share": share,
+                "months_after": len(after),
+            },
+        )
+    due = amount * len(after) / len(covered)
+    return RefundDue(due, f"{plain(amount)} × {len(after)}/{len(covered)} = {plain(money(due))}")
+
+
+def _attended(left_on: date, leaving: Period, attendance: Attendance) -> tuple[int, str]:
+    record = attendance(leaving)
+    if record is not None:
+        attended, _open = record
+        return attended, "absence_record"
+    if left_on == leaving.first_day:
+        return 0, "left_on_first_day"
+    return working_days(leaving.first_day, left_on - timedelta(days=1)).count, "working_days"
+
+
+def _required(params: Params, name: str) -> object:
+    value = params.get(name)
+    if value is None:
+        raise ValueError(f"the refund formula needs {name}, which this region does not set")
+    return value
 
 
 # --- final year ----------------------------------------------------------------------------

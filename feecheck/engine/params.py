@@ -9,7 +9,7 @@ from typing import Any
 
 from feecheck.domain.periods import SemesterCalendar
 from feecheck.domain.regions import overlay_chain
-from feecheck.engine.specs import DatedValue, Ruleset
+from feecheck.engine.specs import DatedValue, GradeTable, Ruleset
 
 
 class ParameterResolver:
@@ -39,16 +39,28 @@ class ParameterResolver:
                 return value
         return None
 
-    def on(self, day: date) -> Params:
-        return Params(self, day)
+    def on(self, day: date, grade: str | None = None) -> Params:
+        return Params(self, day, grade)
+
+
+class NeedsGrade(Exception):
+    """A parameter is a table by grade and the kindergarten's grade has no value in it."""
+
+    def __init__(self, name: str, grade: str | None, value: DatedValue) -> None:
+        super().__init__(name)
+        self.name = name
+        self.grade = grade
+        self.value = value
 
 
 @dataclass
 class Params:
-    """Parameter access on one date that records what it read (for the finding's trace)."""
+    """Parameter access on one date (for one kindergarten's grade) that records what it read,
+    for the finding's trace."""
 
     resolver: ParameterResolver
     day: date
+    grade: str | None = None
     used: dict[str, DatedValue] = field(default_factory=dict)
 
     def get(self, name: str) -> Any:
@@ -56,7 +68,18 @@ class Params:
         if value is None:
             return None
         self.used[name] = value
+        if isinstance(value.value, GradeTable):
+            chosen = value.value.get(self.grade)
+            if chosen is None:
+                raise NeedsGrade(name, self.grade, value)
+            return chosen
         return value.value
+
+    def peek(self, name: str) -> Any:
+        """A value without recording it as used: for a parameter that matters only sometimes
+        (call get() once it does, so the finding's trace names it)."""
+        value = self.resolver.resolve(name, self.day)
+        return None if value is None else value.value
 
     def has(self, name: str) -> bool:
         return self.resolver.resolve(name, self.day) is not None

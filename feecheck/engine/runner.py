@@ -6,12 +6,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
+from feecheck.domain.categories import Grade
 from feecheck.domain.periods import Period
 from feecheck.engine.evaluators import AFTER_MONTH_END, EVALUATORS, Context
 from feecheck.engine.facts import KindergartenFacts
 from feecheck.engine.findings import FindingResult, Outcome, explain, render, show, text_of
-from feecheck.engine.params import ParameterResolver
-from feecheck.engine.specs import Ruleset, RuleSpec
+from feecheck.engine.params import NeedsGrade, ParameterResolver
+from feecheck.engine.specs import GradeTable, Ruleset, RuleSpec
+
+GRADE_ZH = {g.value: g.label_zh for g in Grade}
+UNVERIFIED_ZH = "（所依据的本地参数未经核实，仅作提示，不作违规认定。）"
+UNVERIFIED_EN = " (The local value it rests on is unverified: a warning, not a violation.)"
 
 
 @dataclass(frozen=True)
@@ -94,6 +99,8 @@ def _outcomes(context: Context) -> list[Outcome]:
     the rest of the check goes on."""
     try:
         return list(EVALUATORS[context.rule.kind](context))
+    except NeedsGrade as missing:
+        return [_needs_grade(context, missing)]
     except (ArithmeticError, ValueError, TypeError, KeyError, OverflowError) as exc:
         reason = f"{type(exc).__name__}: {exc}"[:300]
         return [
@@ -113,6 +120,50 @@ def _outcomes(context: Context) -> list[Outcome]:
         ]
 
 
+def _needs_grade(context: Context, missing: NeedsGrade) -> Outcome:
+    """The local value depends on the kindergarten's grade, which is not recorded (or has no
+    value in the table): a warning that says so, never a finding built on a guess."""
+    table = missing.value.value.as_dict()
+    listed_zh = "、".join(f"{GRADE_ZH.get(g, g)} {text_of(v)}" for g, v in table.items())
+    listed_en = ", ".join(f"{g} {text_of(v)}" for g, v in table.items())
+    if missing.grade is None:
+        why_zh, why_en = "本园未记录园所等级", "the kindergarten's grade is not recorded"
+    else:
+        why_zh = f"本地未规定{GRADE_ZH.get(missing.grade, missing.grade)}园所的取值"
+        why_en = f"the local rule sets no value for grade {missing.grade}"
+    return Outcome(
+        {"needs_grade": missing.name, "grade": missing.grade or "unknown", "by_grade": table},
+        {missing.name: missing.value},
+        key="needs-grade",
+        severity="warning",
+        message=(
+            f"本规则的本地参数（{_zh_name(context, missing.name)}）按园所等级取值（{listed_zh}），"
+            f"但{why_zh}，无法判断；请补充园所等级后重新检查。",
+            f"The local parameter {missing.name} depends on the kindergarten's grade "
+            f"({listed_en}), but {why_en}: not judged. Record the kindergarten's grade and "
+            "check again.",
+        ),
+    )
+
+
+def _zh_name(context: Context, name: str) -> str:
+    return context.resolver.ruleset.params[name].description.get("zh", name).rstrip("。")
+
+
+def _qualified(outcome: Outcome) -> tuple[str | None, list[str], bool]:
+    """What the values behind an outcome allow: a value that is unverified, or that its source
+    states only "in principle", makes the finding a warning at most, and says so."""
+    unverified = [
+        f"{name} = {text_of(value.value)} ({value.source})"
+        for name, value in outcome.used.items()
+        if not value.verified
+    ]
+    in_principle = any(value.severity == "warning" for value in outcome.used.values())
+    capped = "warning" if unverified or in_principle else None
+    graded = any(isinstance(value.value, GradeTable) for value in outcome.used.values())
+    return capped, unverified, graded
+
+
 def run_rules(
     ruleset: Ruleset,
     kindergartens: Iterable[KindergartenFacts],
@@ -123,7 +174,16 @@ def run_rules(
     """Every applicable rule for each kindergarten and each month that has begun by `as_of`."""
     rules = [r for r in ruleset.rules.values() if rule_ids is None or r.id in rule_ids]
     months = evaluated_periods(periods, as_of)
-    item_name = ruleset.taxonomy.name_zh
+    categories = ruleset.taxonomy.categories
+
+    def item_name(code: str) -> str:  # a fee-item category or a parameter, in Chinese
+        if code in categories:
+            return categories[code].name_zh
+        param = ruleset.params.get(code)
+        if param is not None:
+            return param.description.get("zh", code).rstrip("。")
+        return ruleset.taxonomy.name_zh(code)
+
     results: list[FindingResult] = []
     resolvers: dict[str, ParameterResolver] = {}  # one per district, so its cache is shared
     for kg in kindergartens:
@@ -135,6 +195,11 @@ def run_rules(
                 context = Context(rule, kg, period, resolver, as_of)
                 for outcome in _outcomes(context):
                     evidence = dict(outcome.evidence)
+                    capped, unverified, graded = _qualified(outcome)
+                    if graded and "grade" not in evidence:
+                        evidence["grade"] = kg.grade
+                    if unverified:
+                        evidence["unverified_values"] = unverified
                     defaults = [
                         f"{name} = {text_of(value.value)}"
                         for name, value in outcome.used.items()
@@ -143,9 +208,12 @@ def run_rules(
                     if defaults:
                         evidence["defaults_not_law"] = defaults
                     shown = {key: show(value) for key, value in evidence.items()}
+                    severity = outcome.severity or rule.severity
+                    if capped and severity == "violation":
+                        severity = capped
                     finding = FindingResult(
                         rule=rule,
-                        severity=outcome.severity or rule.severity,
+                        severity=severity,
                         period=str(period),
                         kindergarten_code=kg.code,
                         child_ref=outcome.child_ref,
@@ -156,10 +224,12 @@ def run_rules(
                         ruleset_hash=ruleset.hash,
                         message_zh=outcome.message[0]
                         if outcome.message
-                        else render(rule.message["zh"], shown, "zh", item_name),
+                        else render(rule.message["zh"], shown, "zh", item_name)
+                        + (UNVERIFIED_ZH if unverified else ""),
                         message_en=outcome.message[1]
                         if outcome.message
-                        else render(rule.message["en"], shown, "en"),
+                        else render(rule.message["en"], shown, "en")
+                        + (UNVERIFIED_EN if unverified else ""),
                     )
                     finding.explanation = explain(finding, item_name)
                     results.append(finding)

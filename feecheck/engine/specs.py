@@ -22,6 +22,19 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class GradeTable:
+    """A parameter value that depends on the kindergarten's grade (园所等级): grade -> value."""
+
+    values: tuple[tuple[str, Any], ...]
+
+    def get(self, grade: str | None) -> Any:
+        return dict(self.values).get(grade) if grade else None
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.values)
+
+
+@dataclass(frozen=True)
 class DatedValue:
     """One value of a parameter, in force from `start` to `end` (inclusive; None: open)."""
 
@@ -34,6 +47,9 @@ class DatedValue:
     layer: str = "national"  # national | province | city | district
     source: str = ""  # the file, relative to the rules folder's parent (rules/...)
     line: int = 0
+    # "warning": the source states it "in principle" (原则上), or the value is unverified: a
+    # finding that rests on it is a warning, never a violation
+    severity: str | None = None
 
     def in_force(self, day: date) -> bool:
         return self.start <= day and (self.end is None or day <= self.end)

@@ -13,7 +13,9 @@ fact family, for a month M:
 - refunds: against any loaded charge (refunds recorded up to a day);
 - funding: covering any day of M or of M−12 (per-child funding of M and of the same month a year
   earlier); or received in M (FUNDING-FORPROFIT-PUBLIC-MONEY is keyed on the date received);
-- absences: of M−1 (MEAL-SETTLEMENT);
+- absences: of M−1 (MEAL-SETTLEMENT) and of the month a child left, up to `refund_due_days` before
+  M (attendance-based refund formulas); and of any month a charge paid in M covers, up to
+  ABSENCE_AHEAD months on (holiday months billed by days attended);
 - inspections: in M (FEE-DISCLOSURE).
 """
 
@@ -26,6 +28,7 @@ from feecheck.domain.periods import Period
 from feecheck.engine.specs import Ruleset
 
 YEAR_BACK = 12  # FUNDING-LOWERED compares with the same month a year earlier
+ABSENCE_AHEAD = 12  # a charge paid in M covers at most this many months on (a school year)
 
 
 def max_parameter(ruleset: Ruleset, name: str) -> int:
@@ -57,7 +60,9 @@ class FactWindows:
             covering=(earliest_cover, last.last_day),
             funding_covering=(first.shift(-YEAR_BACK).first_day, last.last_day),
             funding_received=(first.first_day, last.last_day),
-            absence_months=tuple(str(p) for p in first.shift(-1).until(last.shift(-1))),
+            absence_months=tuple(
+                str(p) for p in Period.of(earliest_cover).until(last.shift(ABSENCE_AHEAD))
+            ),
             inspected=(first.first_day, last.last_day),
             as_of=as_of,
         )

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from sqlalchemy import Boolean, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from feecheck.domain.categories import Category, Hardship
+from feecheck.domain.categories import Category, Grade, Hardship
 from feecheck.models.base import Base, enum_check, ordered, region_code_check, utcnow
 
 
@@ -15,6 +15,7 @@ class Kindergarten(Base):
     __tablename__ = "kindergartens"
     __table_args__ = (
         enum_check("category", Category),
+        enum_check("grade", Grade, nullable=True),
         region_code_check(),
     )
 
@@ -25,6 +26,7 @@ class Kindergarten(Base):
     category: Mapped[str] = mapped_column(String(32))
     boarding: Mapped[bool] = mapped_column(Boolean, default=False)
     capacity: Mapped[int | None]
+    grade: Mapped[str | None] = mapped_column(String(16))  # 园所等级; None: not recorded
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

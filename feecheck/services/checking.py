@@ -125,10 +125,11 @@ def load_facts(
             Kindergarten.region_code,
             Kindergarten.category,
             Kindergarten.boarding,
+            Kindergarten.grade,
         ).where(Kindergarten.id.in_(ids))
     ):
         facts[kg.id] = KindergartenFacts(
-            kg.id, kg.code, kg.name, kg.region_code, kg.category, kg.boarding, frozenset()
+            kg.id, kg.code, kg.name, kg.region_code, kg.category, kg.boarding, frozenset(), kg.grade
         )
     accounts: dict[int, set[str]] = defaultdict(set)
     for kg_id, account in session.execute(

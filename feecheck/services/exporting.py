@@ -24,6 +24,7 @@ from feecheck.domain.categories import (
     Collector,
     FeeUnit,
     FundingSource,
+    Grade,
     Hardship,
     LabelledEnum,
 )
@@ -38,6 +39,7 @@ ENUMS: dict[str, type[LabelledEnum]] = {
     "source": FundingSource,
     "hardship": Hardship,
     "collector": Collector,
+    "grade": Grade,
 }
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 

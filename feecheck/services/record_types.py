@@ -21,6 +21,7 @@ from feecheck.domain.categories import (
     Collector,
     FeeUnit,
     FundingSource,
+    Grade,
     Hardship,
     LabelledEnum,
     parse_bool,
@@ -305,6 +306,7 @@ RECORD_TYPES: dict[str, RecordType] = {
                 Field("filed_accounts", "备案收费账户", _accounts),
                 Field("boarding", "是否寄宿", _bool),
                 Field("capacity", "核定学位数", _count(100000)),
+                Field("grade", "园所等级", _enum(Grade)),
             ),
             key=("code",),
         ),
@@ -437,7 +439,7 @@ def parse_cells(
         cell = cells.get(name)
         if cell:
             cell = cell.strip()
-            if cell[0] == "'" and cell[1:2] in FORMULA_STARTS:
+            if cell[:1] == "'" and cell[1:2] in FORMULA_STARTS:
                 cell = cell[1:]  # a spreadsheet's text marker, as our own exports write it
         if not cell:
             if required:

@@ -6,13 +6,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Any
 
+from feecheck.domain.categories import Grade
 from feecheck.domain.regions import validate_region_code
 from feecheck.engine.cases import CaseResult, case_files, run_cases
 from feecheck.engine.findings import text_of as value_text
-from feecheck.engine.loader import RulesError, load_ruleset
+from feecheck.engine.loader import RulesError, all_values, load_ruleset
 from feecheck.engine.params import ParameterResolver
-from feecheck.engine.specs import DatedValue, Ruleset, RuleSpec
+from feecheck.engine.specs import DatedValue, GradeTable, Ruleset, RuleSpec
 
 __all__ = [
     "ParameterLine",
@@ -23,6 +25,8 @@ __all__ = [
     "load",
     "missing_cases",
     "rules_in_force",
+    "table_text",
+    "unverified_values",
     "value_text",
 ]
 
@@ -39,15 +43,35 @@ class ParameterLine:
 
     @property
     def text(self) -> str:
-        return "(not set)" if self.value is None else value_text(self.value.value)
+        if self.value is None:
+            return "(not set)"
+        return table_text(self.value.value)
 
     @property
     def flags(self) -> list[str]:
         if self.value is None:
             return []
-        return (["unverified"] if not self.value.verified else []) + (
-            ["feecheck default, not law"] if self.value.default_not_law else []
+        return (
+            (["unverified: warnings only"] if not self.value.verified else [])
+            + (["feecheck default, not law"] if self.value.default_not_law else [])
+            + (
+                [f"severity {self.value.severity} (in principle)"]
+                if self.value.severity and self.value.verified
+                else []
+            )
         )
+
+
+GRADE_NAMES = {g.value: f"{g.label_zh} {g.value}" for g in Grade}
+
+
+def table_text(value: Any) -> str:
+    """A parameter value; a table by grade as 'by grade: 示范 model 650.00, 一级 grade1 …'."""
+    if isinstance(value, GradeTable):
+        return "by grade: " + ", ".join(
+            f"{GRADE_NAMES.get(g, g)} {value_text(v)}" for g, v in value.values
+        )
+    return value_text(value)
 
 
 @dataclass(frozen=True)
@@ -86,6 +110,17 @@ def lint_summary(ruleset: Ruleset) -> str:
         f"{len(ruleset.taxonomy.categories)} fee-item categories; "
         f"ruleset {ruleset.short_hash}"
     )
+
+
+def unverified_values(ruleset: Ruleset) -> list[str]:
+    """Every value nobody could source: `FILE:LINE: name from DATE = value` (warnings only)."""
+    return [
+        f"{value.source}:{value.line}: {name} from {value.start} = {table_text(value.value)}"
+        for name, value in sorted(
+            all_values(ruleset.params, ruleset.overlays), key=lambda nv: (nv[1].source, nv[1].line)
+        )
+        if not value.verified
+    ]
 
 
 def case_results(rules_dir: Path, ruleset: Ruleset) -> Iterator[CaseResult]:

@@ -225,7 +225,7 @@ def _outside_error(column: str, code: str, refs: _References) -> Problem:
 
 # Empty optional cells take the model's defaults, so that re-imports compare equal.
 _DEFAULTS: dict[str, tuple[tuple[str, Any], ...]] = {
-    "kindergartens": (("boarding", False), ("capacity", None)),
+    "kindergartens": (("boarding", False), ("capacity", None), ("grade", None)),
     "children": (
         ("name", None),
         ("birth_date", None),

@@ -122,6 +122,35 @@ def test_rules_list_refuses_bad_dates_and_regions(runner: FlaskCliRunner) -> Non
     assert bad_region.exit_code == 2 and "6-digit" in bad_region.output
 
 
+def test_rules_list_shows_grade_tables_with_their_sources(runner: FlaskCliRunner) -> None:
+    jinan = runner.invoke(main, shlex.split("rules list --region 370102 --on 2026-03-01"))
+    assert jinan.exit_code == 0
+    assert (
+        "public_reference_fee_per_month = by grade: 示范 model 650.00, 一级 grade1 520.00, "
+        "二级 grade2 416.00, 三级 grade3 338.00  ← city rules/regions/370100.yaml" in jinan.output
+    )
+    assert "上浮20%内确定" in jinan.output  # the clause, quoted in the value's reference
+    beijing = runner.invoke(main, shlex.split("rules list --region 110108 --on 2026-03-01"))
+    assert "inclusive_subsidy_per_child_year = by grade: 示范 model 12000.00" in beijing.output
+    assert "2018-01-03" in beijing.output
+    weifang = runner.invoke(main, shlex.split("rules list --region 370705 --on 2026-03-01"))
+    assert "min_months_between_adjustments = 36" in weifang.output
+    assert "[severity warning (in principle)]" in weifang.output
+    shanghai = runner.invoke(main, shlex.split("rules list --region 310104 --on 2026-03-01"))
+    assert (
+        "billing_block = month" in shanghai.output
+        and "[unverified: warnings only]" in shanghai.output
+    )
+
+
+def test_rules_lint_lists_every_unverified_value(runner: FlaskCliRunner) -> None:
+    lint = runner.invoke(main, shlex.split("rules lint"))
+    assert lint.exit_code == 0
+    assert "unverified values (nobody could source them" in lint.output
+    assert "rules/regions/310000.yaml" in lint.output and "rules/regions/530000.yaml" in lint.output
+    assert "rules/regions/370100.yaml" not in lint.output  # Jinan's values are sourced now
+
+
 def test_flask_lists_the_feecheck_commands(app) -> None:  # type: ignore[no-untyped-def]
     """Registered the flaskr way (cli.init_app), so `flask --app feecheck` has them too."""
     assert {"check", "import", "init", "demo", "rules", "user", "quickstart"} <= set(

@@ -23,13 +23,13 @@ def test_init_reports_the_head_revision(runner: FlaskCliRunner) -> None:
 def test_demo_fills_then_refuses(runner: FlaskCliRunner) -> None:
     result = runner.invoke(main, ["demo", "--seed", "11"])
     assert result.exit_code == 0, result.output
-    assert "kindergartens 15" in result.output
+    assert "kindergartens 17" in result.output
     session = _session(runner)
     assert session.scalar(select(func.count()).select_from(Child)) >= 400
     again = runner.invoke(main, ["demo"])
     assert again.exit_code == 2
     assert "already holds kindergartens" in again.output
-    assert session.scalar(select(func.count()).select_from(Kindergarten)) == 15
+    assert session.scalar(select(func.count()).select_from(Kindergarten)) == 17
 
 
 def test_user_add_hashes_the_password_and_audits(runner: FlaskCliRunner) -> None:
@@ -77,7 +77,7 @@ def test_quickstart_sets_up_without_serving(runner: FlaskCliRunner, tmp_path) ->
     assert result.exit_code == 0, result.output
     assert "user admin" in result.output and "user haidian" in result.output
     assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
-    assert _session(runner).scalar(select(func.count()).select_from(Kindergarten)) == 15
+    assert _session(runner).scalar(select(func.count()).select_from(Kindergarten)) == 17
     again = runner.invoke(main, ["quickstart", "--no-serve"])
     assert again.exit_code == 0
-    assert _session(runner).scalar(select(func.count()).select_from(User)) == 4
+    assert _session(runner).scalar(select(func.count()).select_from(User)) == 6

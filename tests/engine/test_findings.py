@@ -52,7 +52,9 @@ def test_chinese_messages_carry_no_english_codes(finding) -> None:  # type: igno
     words = [  # parameter names (in the defaults) and arithmetic are not words to translate
         part
         for part in figures.removeprefix("计算结果：").split("；")
-        if not part.startswith(("计算过程", "feecheck 默认值", "对比月份计算过程"))
+        if not part.startswith(
+            ("计算过程", "feecheck 默认值", "对比月份计算过程", "未经核实的参数")
+        )
     ]
     assert CODE.findall("；".join(words)) == []
 
@@ -84,7 +86,11 @@ def test_a_ratio_is_shown_precisely_enough_to_differ_from_its_threshold(
 
 
 def test_per_child_funding_can_be_recomputed_from_the_evidence_alone() -> None:
-    funding = [f for f in FINDINGS if f.rule.id in ("FUNDING-FLOOR", "INCLUSIVE-SUBSIDY")]
+    funding = [
+        f
+        for f in FINDINGS
+        if f.rule.id in ("FUNDING-FLOOR", "INCLUSIVE-SUBSIDY") and "needs_grade" not in f.evidence
+    ]
     assert funding
     for f in funding:
         evidence = f.evidence
@@ -139,3 +145,14 @@ def test_a_record_that_cannot_be_evaluated_does_not_stop_the_check() -> None:
     for code in ("K1", "K2"):  # the prohibited item and the unfiled account found in both
         rules = {f.rule.id for f in findings if f.kindergarten_code == code}
         assert {"FEE-PROHIBITED-ITEM", "FEE-UNFILED-ACCOUNT"} <= rules
+
+
+def test_an_unverified_or_in_principle_value_never_makes_a_violation() -> None:
+    capped = [
+        f for f in FINDINGS if any(not v.verified or v.severity for v in f.parameters.values())
+    ]
+    assert capped  # the cases exercise such values (Shanghai, Yunnan, Guangzhou, Weifang, Hefei)
+    assert {f.severity for f in capped} <= {"warning", "info"}
+    for f in capped:
+        if any(not v.verified for v in f.parameters.values()):
+            assert f.evidence["unverified_values"] and "未经核实" in f.message_zh

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -71,14 +72,14 @@ def test_an_overlay_that_lowers_the_funding_floor_is_refused(rules_copy: Path) -
     assert "rules/regions/620000.yaml:5: funding_floor_per_child_year = 500.00 weakens" in message
 
 
-def test_a_city_may_not_weaken_its_province(rules_copy: Path) -> None:
-    (rules_copy / "regions" / "370200.yaml").write_text(
-        'region: "370200"\nparameters:\n  min_months_between_adjustments:\n'
-        "    - {from: 2020-01-01, value: 12, reference: weaker than Shandong}\n",
+def test_a_district_may_not_weaken_its_city(rules_copy: Path) -> None:
+    (rules_copy / "regions" / "370705.yaml").write_text(
+        'region: "370705"\nparameters:\n  min_months_between_adjustments:\n'
+        "    - {from: 2024-01-01, value: 12, severity: warning, reference: weaker than Weifang}\n",
         encoding="utf-8",
     )
     assert (
-        "370200.yaml:4: min_months_between_adjustments = 12 weakens rules/regions/370000.yaml"
+        "370705.yaml:4: min_months_between_adjustments = 12 weakens rules/regions/370700.yaml"
         in _problems(rules_copy)
     )
 
@@ -146,8 +147,11 @@ def test_parameters_resolve_from_the_deepest_layer() -> None:
     assert (
         ratio is not None and ratio.layer == "city" and ratio.source == "rules/regions/370100.yaml"
     )
-    months = lixia.resolve("min_months_between_adjustments", date(2026, 1, 1))
-    assert months is not None and months.layer == "province"
+    assert lixia.resolve("min_months_between_adjustments", date(2026, 1, 1)) is None
+    months = ParameterResolver(ruleset, "530102").resolve(
+        "min_months_between_adjustments", date(2026, 1, 1)
+    )
+    assert months is not None and months.layer == "province" and not months.verified
     block = ParameterResolver(ruleset, "310104").resolve("billing_block", date(2026, 1, 1))
     assert block is not None and block.value == "month"
     national = ParameterResolver(ruleset, "420102").resolve("billing_block", date(2026, 1, 1))
@@ -203,3 +207,59 @@ def test_true_stricter_refuses_switching_a_province_rule_off(rules_copy: Path) -
     _overlay(rules_copy, "310100", "adjust_only_at_school_year_start", "false")
     message = _problems(rules_copy)
     assert "adjust_only_at_school_year_start = False weakens rules/regions/310000.yaml" in message
+
+
+def test_the_lint_refuses_an_unverified_value_that_would_make_a_violation(rules_copy: Path) -> None:
+    (rules_copy / "regions" / "450000.yaml").write_text(
+        'region: "450000"\nparameters:\n  funding_floor_per_child_year:\n'
+        '    - {from: 2024-01-01, value: "700.00", verified: false, reference: a rumour}\n',
+        encoding="utf-8",
+    )
+    message = _problems(rules_copy)
+    assert (
+        "rules/regions/450000.yaml:4: funding_floor_per_child_year: the value from 2024-01-01"
+        in message
+    )
+    assert "FUNDING-FLOOR" in message and "severity: warning" in message
+    text = (rules_copy / "regions" / "450000.yaml").read_text(encoding="utf-8")
+    (rules_copy / "regions" / "450000.yaml").write_text(
+        text.replace("verified: false", "verified: false, severity: warning"), encoding="utf-8"
+    )
+    load_ruleset(rules_copy)  # marked: accepted, and a finding on it can only be a warning
+
+
+def test_grade_tables_load_and_resolve_by_grade() -> None:
+    from feecheck.engine.params import NeedsGrade
+    from feecheck.engine.specs import GradeTable
+
+    ruleset = load_ruleset(RULES)
+    jinan = ParameterResolver(ruleset, "370102")
+    value = jinan.resolve("public_reference_fee_per_month", date(2026, 1, 1))
+    assert isinstance(value.value, GradeTable)
+    assert jinan.on(date(2026, 1, 1), "grade2").get("public_reference_fee_per_month") == Decimal(
+        "416.00"
+    )
+    with pytest.raises(NeedsGrade):
+        jinan.on(date(2026, 1, 1), None).get("public_reference_fee_per_month")
+    with pytest.raises(NeedsGrade):
+        jinan.on(date(2026, 1, 1), "unrated").get("public_reference_fee_per_month")
+
+
+def test_a_grade_table_may_not_weaken_one_grade(rules_copy: Path) -> None:
+    (rules_copy / "regions" / "370102.yaml").write_text(
+        'region: "370102"\nparameters:\n  inclusive_care_fee_cap_per_month:\n'
+        '    - {from: 2025-06-01, value: "700.00", reference: a district cap}\n',
+        encoding="utf-8",
+    )
+    load_ruleset(rules_copy)  # a cap under no broader cap is fine
+    (rules_copy / "regions" / "370100.yaml").write_text(
+        (RULES / "regions" / "370100.yaml").read_text(encoding="utf-8")
+        + "  inclusive_care_fee_cap_per_month:\n"
+        "    - from: 2025-06-01\n"
+        '      value: {by_grade: {model: "800.00", grade1: "650.00"}}\n'
+        "      reference: a city table\n",
+        encoding="utf-8",
+    )
+    assert "inclusive_care_fee_cap_per_month = 700.00 weakens rules/regions/370100.yaml" in (
+        _problems(rules_copy)
+    )

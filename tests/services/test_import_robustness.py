@@ -307,7 +307,9 @@ CELL = st.one_of(
     st.integers(-(10**30), 10**30).map(str),
     st.decimals(allow_nan=True, allow_infinity=True).map(str),
     st.dates(date(1, 1, 1), date(9999, 12, 31)).map(str),
-    st.sampled_from(["", "K1", "C1", "保教费", "9999-12-31", "\x00", '"', "=1+1", "'=x"]),
+    st.sampled_from(
+        ["", " ", "\t ", "'", "K1", "C1", "保教费", "9999-12-31", "\x00", '"', "=1+1", "'=x"]
+    ),
 )
 
 
@@ -381,3 +383,30 @@ def test_an_export_with_formula_like_cells_is_escaped_and_imports_back_unchanged
     path = _write(tmp_path, buffer.getvalue())
     report = _import(session, taxonomy, "kindergartens", path)
     assert (report.unchanged, report.created, report.rejected) == (1, 0, 0)
+
+
+def test_blank_and_apostrophe_only_cells_are_empty_or_text(
+    session, taxonomy, kg_child, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    path = _write(
+        tmp_path,
+        CHARGE_HEADER
+        + "R1,K1,C1,保教费,800, ,2025-09-30,2025-09-01,A1\n"
+        + "R2,K1,C1,',800,2025-09-01,2025-09-30,2025-09-01,A1\n",
+    )
+    report = _import(session, taxonomy, "charges", path)
+    assert _lines(report) == {2: "period_start: required value is missing"}
+    assert session.scalars(select(Charge.fee_item)).all() == ["'"]
+
+
+def test_a_kindergartens_grade_is_read_in_the_words_lists_use(session, taxonomy, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = _write(
+        tmp_path,
+        "园所代码,园所名称,行政区划代码,办园性质,园所等级\n"
+        "K1,一园,370102,公办,一类\nK2,二园,370102,公办,示范园\nK3,三园,370102,公办,未评级\n"
+        "K4,四园,370102,公办,\nK5,五园,370102,公办,四类\n",
+    )
+    report = _import(session, taxonomy, "kindergartens", path)
+    grades = dict(session.execute(select(Kindergarten.code, Kindergarten.grade)).all())
+    assert grades == {"K1": "grade1", "K2": "model", "K3": "unrated", "K4": None}
+    assert list(_lines(report)) == [6] and "unknown value '四类'" in _lines(report)[6]

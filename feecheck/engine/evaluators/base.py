@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from feecheck.domain.periods import Period
-from feecheck.engine.facts import ChargeFact, ChildFact, KindergartenFacts
+from feecheck.engine.facts import ChargeFact, ChildFact, KindergartenFacts, StandardFact
 from feecheck.engine.findings import Outcome
 from feecheck.engine.params import ParameterResolver, Params
 from feecheck.engine.specs import RuleSpec
@@ -22,10 +22,42 @@ class Context:
     as_of: date
 
     def params(self, day: date | None = None) -> Params:
-        return self.resolver.on(day or self.period.first_day)
+        return self.resolver.on(day or self.period.first_day, self.kg.grade)
 
     def child(self, charge: ChargeFact) -> ChildFact:
         return self.kg.children[charge.child_id]
+
+    def attendance(self, child_id: int) -> Callable[[Period], tuple[int, int] | None]:
+        """A child's (days attended, days open) in a month, from its absence record."""
+
+        def of(period: Period) -> tuple[int, int] | None:
+            record = self.kg.absences.get((child_id, str(period)))
+            if record is None:
+                return None
+            return record.days_open - record.days_absent, record.days_open
+
+        return of
+
+    def standard_for_charge(
+        self, charge: ChargeFact, params: Params, category: str | None = None
+    ) -> tuple[StandardFact | None, dict[str, object]]:
+        """The standard a charge is judged by, and how it was chosen (evidence).
+
+        Where existing pupils keep their fee (`existing_pupils_keep_fee`, Shanghai's 「新生新办法，
+        老生老办法」), a raise that took effect after the child enrolled does not apply to it:
+        the standard in effect on its enrolment day does, if it was lower.
+        """
+        standard = self.kg.standard_for(category or charge.item_category, charge.period_start)
+        if standard is None or not params.peek("existing_pupils_keep_fee"):
+            return standard, {}
+        enrolled = self.child(charge).enrolled_on
+        if standard.effective_from <= enrolled:
+            return standard, {}
+        earlier = self.kg.standard_for(standard.item_category, enrolled)
+        if earlier is None or earlier.amount >= standard.amount:
+            return standard, {}
+        params.get("existing_pupils_keep_fee")  # it decided the standard: trace it
+        return earlier, {"existing_pupil": enrolled, "standard_not_applied": standard.key}
 
     def charges_paid(self) -> Iterator[tuple[ChargeFact, Params]]:
         """Charges paid in the month, with parameters as in force on their payment date."""

@@ -18,10 +18,10 @@ def hardship_no_reduction(ctx: Context) -> Iterator[Outcome]:
         child = ctx.child(charge)
         if charge.item_category != "care_education" or child.hardship == "none":
             continue
-        standard = ctx.kg.standard_for("care_education", charge.period_start)
+        standard, _chosen = ctx.standard_for_charge(charge, params, "care_education")
         if standard is None:
             continue
-        allowed = allowed_amount(charge, standard, params)
+        allowed = allowed_amount(charge, standard, params, ctx.attendance(charge.child_id))
         reductions = params.get("hardship_reduction") or {}
         if child.hardship in reductions:
             share = 1 - Decimal(reductions[child.hardship])
@@ -66,15 +66,18 @@ def free_final_year(ctx: Context) -> Iterator[Outcome]:
         judged = final_year(child, charge.period_start, params)
         if not judged.final:
             continue
-        if ctx.kg.category == "public":
+        if ctx.kg.category == "public" or (
+            ctx.kg.category == "inclusive_private"
+            and params.get("final_year_inclusive_exempt_in_full")
+        ):
             allowed_max = ZERO
             calculation = "0.00"
         else:
             exemption = params.decimal("final_year_exemption_per_month")
-            standard = ctx.kg.standard_for("care_education", charge.period_start)
+            standard, _chosen = ctx.standard_for_charge(charge, params, "care_education")
             if exemption is None or standard is None:
                 continue
-            allowed = allowed_amount(charge, standard, params)
+            allowed = allowed_amount(charge, standard, params, ctx.attendance(charge.child_id))
             months = months_covered(charge.period_start, charge.period_end)
             allowed_max = max(ZERO, money(allowed.amount - exemption * months))
             calculation = (

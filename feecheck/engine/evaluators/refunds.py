@@ -25,7 +25,9 @@ def refund_on_withdrawal(ctx: Context) -> Iterator[Outcome]:
         due_by = child.left_on + timedelta(days=due_days)
         if not ctx.period.contains(due_by) or due_by > ctx.as_of:
             continue
-        refund = withdrawal_refund_due(charge, child.left_on, formula)
+        refund = withdrawal_refund_due(
+            charge, child.left_on, formula, params, ctx.attendance(charge.child_id)
+        )
         due = money(refund.amount)
         refunded, refund_nos = ctx.kg.refunded(charge.id, due_by)
         shortfall = due - money(refunded)
@@ -40,6 +42,7 @@ def refund_on_withdrawal(ctx: Context) -> Iterator[Outcome]:
                     "period_start": charge.period_start,
                     "period_end": charge.period_end,
                     "refund_formula": formula,
+                    **refund.figures,
                     "calculation": refund.calculation,
                     "refund_due": due,
                     "refunded": refunded,

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from feecheck.domain.money import TOLERANCE, money
 from feecheck.engine.evaluators.base import Context, charge_evidence, evaluator
-from feecheck.engine.facts import StandardFact
+from feecheck.engine.facts import ChargeFact, StandardFact
 from feecheck.engine.findings import Outcome, percent, ratio_beside
 from feecheck.engine.measures import FOUR, allowed_amount, monthly_equivalent, months_between
 from feecheck.engine.params import Params
@@ -33,10 +33,10 @@ def no_standard(ctx: Context) -> Iterator[Outcome]:
 @evaluator("above_standard")
 def above_standard(ctx: Context) -> Iterator[Outcome]:
     for charge, params in ctx.charges_paid():
-        standard = ctx.kg.standard_for(charge.item_category, charge.period_start)
+        standard, chosen = ctx.standard_for_charge(charge, params)
         if standard is None:
             continue
-        allowed = allowed_amount(charge, standard, params)
+        allowed = allowed_amount(charge, standard, params, _attendance_billed(ctx, charge))
         excess = money(charge.amount) - money(allowed.amount)
         if excess > TOLERANCE:
             yield Outcome(
@@ -50,12 +50,20 @@ def above_standard(ctx: Context) -> Iterator[Outcome]:
                     calculation=allowed.calculation(standard),
                     excess=excess,
                     refund_due=excess,
+                    **chosen,
                 ),
                 params.used,
                 ctx.child(charge).ref,
                 charge.receipt_no,
                 excess,
             )
+
+
+def _attendance_billed(ctx: Context, charge: ChargeFact):  # type: ignore[no-untyped-def]
+    """Days attended bill the care fees only (保育教育费, 托班保育费), where a region says so."""
+    if charge.item_category in ("care_education", "nursery_care"):
+        return ctx.attendance(charge.child_id)
+    return None
 
 
 @evaluator("inclusive_fee_cap")

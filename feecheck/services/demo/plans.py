@@ -1,4 +1,4 @@
-"""The demo's kindergartens: three districts, fifteen kindergartens of every category, and which
+"""The demo's kindergartens: five districts, seventeen kindergartens of every category, and which
 rule ids each one breaks (the seeders in seeders.py make each break happen)."""
 
 from __future__ import annotations
@@ -41,6 +41,25 @@ class KindergartenPlan:
     boarding: bool = False
     accommodation_fee: Decimal = Decimal(0)  # per month
     violations: tuple[str, ...] = ()
+    grade: str = "grade1"  # 园所等级: local caps and subsidies depend on it
+
+    @property
+    def final_year_free(self) -> bool:
+        """Whether the final year's care-and-education fee is waived here in full: public
+        kindergartens everywhere, inclusive private ones in Beijing (rules/regions/110000.yaml)."""
+        return self.category == "public" or (
+            self.category == "inclusive_private" and self.region_code.startswith("11")
+        )
+
+    @property
+    def existing_pupils_keep_fee(self) -> bool:
+        """Shanghai: a raise applies only to children enrolled after it (rules/regions/310000)."""
+        return self.region_code.startswith("31")
+
+    @property
+    def attendance_billed_months(self) -> frozenset[int]:
+        """Shanghai bills the care fee of holiday months by the days attended."""
+        return frozenset((1, 2, 7, 8)) if self.region_code.startswith("31") else frozenset()
 
 
 PLANS = [
@@ -53,6 +72,7 @@ PLANS = [
         Decimal("3750.00"),
         "semester",
         Decimal("560.00"),
+        grade="model",
     ),
     KindergartenPlan(
         "K110108002",
@@ -70,6 +90,7 @@ PLANS = [
             "REFUND-ON-WITHDRAWAL",
             "FEE-PREPAY",
         ),
+        grade="grade1",
     ),
     KindergartenPlan(
         "K110108003",
@@ -80,6 +101,7 @@ PLANS = [
         Decimal("4500.00"),
         "semester",
         Decimal("600.00"),
+        grade="grade1",
     ),
     KindergartenPlan(
         "K110108004",
@@ -91,6 +113,7 @@ PLANS = [
         "semester",
         Decimal("600.00"),
         violations=("INCLUSIVE-SUBSIDY", "FEE-PROHIBITED-ITEM", "FEE-UNFILED-ACCOUNT"),
+        grade="grade2",
     ),
     KindergartenPlan(
         "K110108005",
@@ -108,6 +131,7 @@ PLANS = [
             "FEE-THIRD-PARTY-COLLECTOR",
             "ACCOMMODATION-NON-BOARDER",
         ),
+        grade="grade2",
     ),
     KindergartenPlan(
         "K310104001",
@@ -118,6 +142,7 @@ PLANS = [
         Decimal("700.00"),
         "month",
         Decimal("550.00"),
+        grade="model",
     ),
     KindergartenPlan(
         "K310104002",
@@ -129,6 +154,7 @@ PLANS = [
         "month",
         Decimal("550.00"),
         violations=("FUNDING-LOWERED", "MEAL-SETTLEMENT"),
+        grade="grade1",
     ),
     KindergartenPlan(
         "K310104003",
@@ -140,6 +166,7 @@ PLANS = [
         "month",
         Decimal("650.00"),
         violations=("FEE-ADJUST-MIDYEAR", "FEE-UNCLASSIFIED-ITEM", "FEE-PREPAY"),
+        grade="grade2",
     ),
     KindergartenPlan(
         "K310104004",
@@ -150,6 +177,7 @@ PLANS = [
         Decimal("9800.00"),
         "month",
         Decimal("800.00"),
+        grade="grade2",
     ),
     KindergartenPlan(
         "K310104005",
@@ -160,6 +188,7 @@ PLANS = [
         Decimal("1600.00"),
         "month",
         Decimal("600.00"),
+        grade="grade1",
     ),
     KindergartenPlan(
         "K370102001",
@@ -170,6 +199,7 @@ PLANS = [
         Decimal("2600.00"),
         "semester",
         Decimal("450.00"),
+        grade="model",
     ),
     KindergartenPlan(
         "K370102002",
@@ -181,6 +211,7 @@ PLANS = [
         "month",
         Decimal("480.00"),
         violations=("INCLUSIVE-FEE-CAP", "FEE-ABOVE-STANDARD", "HARDSHIP-NO-REDUCTION"),
+        grade="grade1",
     ),
     KindergartenPlan(
         "K370102003",
@@ -191,7 +222,8 @@ PLANS = [
         Decimal("1000.00"),
         "month",
         Decimal("500.00"),
-        violations=("FEE-NO-STANDARD", "FEE-ADJUST-FREQUENCY", "FEE-ADJUST-AMPLITUDE"),
+        violations=("FEE-NO-STANDARD",),
+        grade="grade2",
     ),
     KindergartenPlan(
         "K370102004",
@@ -204,6 +236,7 @@ PLANS = [
         Decimal("700.00"),
         boarding=True,
         accommodation_fee=Decimal("600.00"),
+        grade="grade3",
     ),
     KindergartenPlan(
         "K370102005",
@@ -214,6 +247,31 @@ PLANS = [
         Decimal("700.00"),
         "month",
         Decimal("480.00"),
+        grade="model",
+    ),
+    KindergartenPlan(
+        "K370705001",
+        "潍坊市奎文区育才幼儿园",
+        "370705",
+        "nonprofit_private",
+        26,
+        Decimal("1100.00"),
+        "month",
+        Decimal("480.00"),
+        violations=("FEE-ADJUST-FREQUENCY",),
+        grade="grade2",
+    ),
+    KindergartenPlan(
+        "K340202001",
+        "芜湖市镜湖区启蒙普惠幼儿园",
+        "340202",
+        "inclusive_private",
+        26,
+        Decimal("900.00"),
+        "month",
+        Decimal("450.00"),
+        violations=("FEE-ADJUST-AMPLITUDE",),
+        grade="grade1",
     ),
 ]
 

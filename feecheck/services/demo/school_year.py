@@ -52,6 +52,7 @@ def school_year(data: DemoData, plan: KindergartenPlan, rng: random.Random) -> l
         filed_accounts=[account(plan, 1), account(plan, 2)],
         boarding=plan.boarding,
         capacity=plan.children + 10,
+        grade=plan.grade,
     )
     children = _children(plan, rng)
     for child in children:
@@ -137,7 +138,7 @@ def receipts(plan: KindergartenPlan) -> Iterator[str]:
 
 def _care_amount(plan: KindergartenPlan, child: DemoChild, full: Decimal) -> Decimal | None:
     """What a compliant kindergarten charges this child for care and education; None: nothing."""
-    if plan.category == "public" and is_final_year(child):
+    if plan.final_year_free and is_final_year(child):
         return None  # free final year from autumn 2025
     if child.hardship != "none":
         return money(full / 2)
@@ -188,16 +189,28 @@ def _charges(
             if not _attending(child, start, end) or child.enrolled_on > start:
                 continue
             paid_on = start + timedelta(days=rng.randrange(0, 5))
+            absence = _absence_days(period, rng) if period in MEAL_MONTHS else None
             if plan.care_unit == "month" and period.month != 8:
                 amount = _care_amount(plan, child, plan.care_fee)
+                if amount is not None and absence and period.month in plan.attendance_billed_months:
+                    days_absent, days_open = absence  # billed by the days attended (Shanghai)
+                    amount = money(amount * (days_open - days_absent) / days_open)
                 if amount is not None:
                     charge(child, "保教费", amount, start, end, paid_on)
             if child.boarding and period.month != 8:
                 charge(child, "住宿费", plan.accommodation_fee, start, end, paid_on)
             if period in MEAL_MONTHS:
                 receipt = charge(child, "伙食费", plan.meal_fee, start, end, paid_on)
-                _absence(data, plan, child, period, receipt, refunds, rng)
+                if absence:
+                    _absence(data, plan, child, period, receipt, refunds, absence)
     _withdrawal_refund(data, plan, children, refunds)
+
+
+def _absence_days(period: Period, rng: random.Random) -> tuple[int, int] | None:
+    """A month with absences for about one child in seven: (days absent, days open)."""
+    if rng.random() > 0.15:
+        return None
+    return rng.randrange(1, 6), 21 if period.month != 2 else 15
 
 
 def _absence(
@@ -207,12 +220,9 @@ def _absence(
     period: Period,
     receipt: str,
     refunds: Iterator[int],
-    rng: random.Random,
+    absence: tuple[int, int],
 ) -> None:
-    if rng.random() > 0.15:
-        return
-    days_open = 21 if period.month != 2 else 15
-    days_absent = rng.randrange(1, 6)
+    days_absent, days_open = absence
     data.add(
         "absences",
         kindergarten_code=plan.code,

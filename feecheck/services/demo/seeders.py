@@ -148,6 +148,8 @@ class Seed:
             effective_from=effective,
             approval_ref=f"{self.plan.region_code}收费备〔2026〕{self.code[-3:]}号",
         )
+        if self.plan.existing_pupils_keep_fee:
+            return  # the children here all enrolled before the raise: they keep the old fee
         for charge in self.records("charges"):
             if (
                 charge["fee_item"] == item
@@ -358,13 +360,15 @@ def no_standard(kg: Seed) -> None:
 
 @seeder("FEE-ADJUST-FREQUENCY")
 def adjust_frequency(kg: Seed) -> None:
-    """A 30 % raise 17 months after the standard of 2024-09."""
-    kg.raise_standard(date(2026, 2, 1), kg.plan.care_fee * Decimal("1.30"), "保教费")
+    """A 5 % raise 17 months after the standard of 2024-09 (Weifang: in principle every 3–5
+    years, so a warning)."""
+    kg.raise_standard(date(2026, 2, 1), kg.plan.care_fee * Decimal("1.05"), "保教费")
 
 
 @seeder("FEE-ADJUST-AMPLITUDE")
 def adjust_amplitude(kg: Seed) -> None:
-    """The same 30 % raise as FEE-ADJUST-FREQUENCY breaks the limit on a raise's size."""
+    """A 30 % raise at the start of the 2025 school year (Wuhu: at most 10 % at a time)."""
+    kg.raise_standard(date(2025, 9, 1), kg.plan.care_fee * Decimal("1.30"), "保教费")
 
 
 @seeder("FUNDING-LOWERED")
