@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 from datetime import timedelta
@@ -48,6 +49,8 @@ def _number(name: str, default: str) -> float:
         value = float(text)
     except ValueError:
         raise ConfigError(f"{name} must be a number, not {text!r}") from None
+    if not math.isfinite(value) or value > 1_000_000:
+        raise ConfigError(f"{name} must be a number up to 1000000, not {text!r}")
     if value <= 0:
         raise ConfigError(f"{name} must be more than 0, not {text!r}")
     return value

@@ -12,12 +12,12 @@ target_metadata = Base.metadata
 
 def run_migrations_online() -> None:
     connection = config.attributes.get("connection")
-    if connection is None:
+    if connection is None:  # a URL (the README's maintainer commands): as feecheck init does
         from feecheck.models.session import make_engine
+        from feecheck.services.schema import migrate
 
         engine = make_engine(config.get_main_option("sqlalchemy.url"))
-        with engine.begin() as conn:
-            _run(conn)
+        migrate(engine, _run)
         engine.dispose()
     else:
         _run(connection)

@@ -14,7 +14,7 @@ from flask.cli import with_appcontext
 from sqlalchemy.exc import SQLAlchemyError
 
 from feecheck.cli.common import fail
-from feecheck.domain.periods import Period
+from feecheck.domain.periods import DATE_MAX, DATE_MIN, Period
 from feecheck.domain.reasons import Refused
 from feecheck.engine.specs import Ruleset
 from feecheck.extensions import db
@@ -45,9 +45,12 @@ def load_rules() -> Ruleset:
 
 def _period(text: str) -> Period:
     try:
-        return Period.parse(text)
+        period = Period.parse(text)
     except ValueError as exc:
         fail(str(exc))
+    if not DATE_MIN <= period.first_day <= DATE_MAX:
+        fail(f"{text}: feecheck checks months from {DATE_MIN:%Y-%m} to {DATE_MAX:%Y-%m}")
+    return period
 
 
 @click.command("check")

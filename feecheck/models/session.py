@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-SQLITE_BUSY_TIMEOUT_MS = 30_000  # how long a writer waits for another's write lock
+# How long a writer waits for another's write lock (FEECHECK_SQLITE_BUSY_TIMEOUT_MS).
+SQLITE_BUSY_TIMEOUT_MS = int(os.environ.get("FEECHECK_SQLITE_BUSY_TIMEOUT_MS", "30000") or 30000)
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

@@ -22,6 +22,7 @@ import csv
 import hashlib
 import logging
 import os
+import re
 import socket
 from collections.abc import Callable, Iterator
 from contextlib import suppress
@@ -170,8 +171,10 @@ def detect_encoding(path: Path, requested: str = "auto") -> str:
             "the file holds binary data (NUL bytes); it is not a CSV file",
             "文件含有二进制数据（NUL 字节），不是 CSV 文件",
         )
-    if requested == "utf-8" or (requested == "auto" and head.startswith(codecs.BOM_UTF8)):
+    if head.startswith(codecs.BOM_UTF8) and requested in ("auto", "utf-8"):
         candidates = ["utf-8-sig"]
+    elif requested == "utf-8":
+        candidates = ["utf-8"]
     elif requested == "gb18030":
         candidates = ["gb18030"]
     else:
@@ -222,7 +225,7 @@ def _refuse_mojibake(path: Path, head: bytes) -> None:
     with path.open(encoding="gb18030") as f:
         sample = f.read(SAMPLE_CHARS)
     wide = [ch for ch in sample if ord(ch) > 127]
-    if len(wide) < 2:
+    if not wide:
         return
     common = _gb2312()
     share = sum(ch in common for ch in wide) / len(wide)
@@ -462,9 +465,15 @@ def run_import(
         report.status = "failed"
         report.message = f"未知的文件类型 / unknown record type {record_type_name!r}"
         return report
-    fail_stale_batches(session)
-    if batch is None:
-        batch = start_batch(session, record_type_name, path, name, user, options)
+    try:
+        fail_stale_batches(session)
+        if batch is None:
+            batch = start_batch(session, record_type_name, path, name, user, options)
+    except Refused as exc:  # busy before anything was recorded: no batch to mark
+        session.rollback()
+        report.status = "failed"
+        report.message = f"{exc.zh}；未写入任何数据 / {exc.en}; nothing was written"
+        return report
     report.batch_id, report.sha256 = batch.id, batch.sha256
     actor = actor or Actor.of(user, "import")
     begin_write(session, BATCHES)
@@ -725,6 +734,14 @@ def stored_upload(instance_path: Path | str, batch_id: int) -> Path:
 
 
 UPLOAD_MAX_AGE = timedelta(days=1)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def upload_name(filename: str | None) -> str:
+    """An uploaded file's name as recorded and shown (never used as a path): its last part,
+    without control characters, at most 255 characters."""
+    name = _CONTROL.sub("", (filename or "").replace("\\", "/").rsplit("/", 1)[-1])[:255]
+    return name.strip() or "upload.csv"
 
 
 def prune_uploads(instance_path: Path | str, max_age: timedelta = UPLOAD_MAX_AGE) -> int:

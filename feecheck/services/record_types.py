@@ -47,11 +47,21 @@ class Invalid(Refused):
     """A cell that cannot be accepted, with the reason in English and Chinese."""
 
 
+# Control characters (tab and line breaks aside) and bidirectional overrides have no place in a
+# name, a receipt number or a note: they hide text or reorder it on screen.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
+
+
 def _text(limit: int) -> Callable[[str], str]:
     def parse(cell: str) -> str:
         value = cell.strip()
         if len(value) > limit:
             raise Invalid(f"longer than {limit} characters", f"超过 {limit} 个字符")
+        if _CONTROL.search(value):
+            raise Invalid(
+                "holds control characters or text-direction overrides",
+                "含有控制字符或文字方向控制符",
+            )
         return value
 
     return parse
@@ -141,11 +151,17 @@ def _month(cell: str) -> str:
     try:
         if not (month.isascii() and month.isdigit()):
             raise ValueError(text)
-        return str(Period.parse(f"{year}-{int(month):02d}"))
+        period = Period.parse(f"{year}-{int(month):02d}")
     except ValueError as exc:
         raise Invalid(
             f"not a month YYYY-MM: {cell!r}", f"不是有效月份（YYYY-MM 或 YYYY年M月）：{cell}"
         ) from exc
+    if not DATE_MIN <= period.first_day <= DATE_MAX:
+        raise Invalid(
+            f"month {period} is outside {DATE_MIN:%Y-%m} .. {DATE_MAX:%Y-%m}",
+            f"月份 {period} 不在 {DATE_MIN:%Y-%m} 至 {DATE_MAX:%Y-%m} 之间",
+        )
+    return str(period)
 
 
 def _accounts(cell: str) -> list[str]:

@@ -30,14 +30,16 @@ class MigrationError(RuntimeError):
 
 
 def upgrade(bind: Engine | Connection, revision: str = "head") -> None:
-    _migrate(bind, lambda connection: command.upgrade(alembic_config(connection), revision))
+    migrate(bind, lambda connection: command.upgrade(alembic_config(connection), revision))
 
 
 def downgrade(bind: Engine | Connection, revision: str = "base") -> None:
-    _migrate(bind, lambda connection: command.downgrade(alembic_config(connection), revision))
+    migrate(bind, lambda connection: command.downgrade(alembic_config(connection), revision))
 
 
-def _migrate(bind: Engine | Connection, run: Callable[[Connection], None]) -> None:
+def migrate(bind: Engine | Connection, run: Callable[[Connection], None]) -> None:
+    """Run migrations on an engine in one transaction (on SQLite with foreign keys checked at
+    the end, see below), or on a connection the caller manages."""
     if not isinstance(bind, Engine):
         run(bind)
         return

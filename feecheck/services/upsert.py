@@ -188,6 +188,33 @@ def _columns(
     return values, None
 
 
+def _refunded_problem(
+    row: dict[str, Any], values: dict[str, Any], refunded: tuple[Decimal, date] | None
+) -> Problem | None:
+    """A charge's update may not leave its refunds larger than it, or earlier than its payment."""
+    if refunded is None:
+        return None
+    total, first = refunded
+    receipt = values["receipt_no"]
+    if values["amount"] < total:
+        return Problem(
+            0,
+            "amount",
+            f"receipt {receipt} has {total:.2f} refunded already: its amount cannot become "
+            f"{values['amount']:.2f}",
+            f"票据 {receipt} 已退 {total:.2f} 元，金额不能改为 {values['amount']:.2f} 元",
+        )
+    if values["paid_on"] > first:
+        return Problem(
+            0,
+            "paid_on",
+            f"receipt {receipt} has a refund dated {first}: it cannot have been paid on "
+            f"{values['paid_on']}",
+            f"票据 {receipt} 已有 {first} 的退费，缴费日期不能改为 {values['paid_on']}",
+        )
+    return None
+
+
 def _refund_problem(values: dict[str, Any], receipt: str, refs: _References) -> Problem | None:
     """A refund is proof of money returned: never before the payment, never more than it."""
     charge_id = values["charge_id"]
@@ -361,6 +388,20 @@ class RecordWriter:
                 )
         return result
 
+    def _refunds_of(self, charge_ids: list[int]) -> dict[int, tuple[Decimal, date]]:
+        """Refunds recorded against charges: (total, earliest day), for charges being updated."""
+        found: dict[int, tuple[Decimal, date]] = {}
+        for start in range(0, len(charge_ids), 1000):
+            rows = self.session.execute(
+                select(Refund.charge_id, Refund.amount, Refund.refunded_on).where(
+                    Refund.charge_id.in_(charge_ids[start : start + 1000])
+                )
+            )
+            for charge_id, amount, day in rows:
+                total, first = found.get(charge_id, (Decimal(0), day))
+                found[charge_id] = (total + amount, min(first, day))
+        return found
+
     def after_commit(self) -> None:
         """The transaction was committed: temporary tables may be gone with its connection."""
         self.bulk.keys_ready = False
@@ -393,6 +434,11 @@ class RecordWriter:
             return result
 
         existing = self.bulk.existing([tuple([v[c] for c in key_cols]) for _, _, v in prepared])
+        refunded = (
+            self._refunds_of([row["id"] for row in existing.values()])
+            if record_type.name == "charges" and existing
+            else {}
+        )
         inserts: list[dict[str, Any]] = []
         unchanged: list[dict[str, Any]] = []
         updates: list[tuple[dict[str, Any], dict[str, Any]]] = []
@@ -411,6 +457,9 @@ class RecordWriter:
             ):
                 error = _outside_error("code", values["code"], self.refs)
                 result.errors.append(error.at(line=index))
+                continue
+            elif (problem := _refunded_problem(row, values, refunded.get(row["id"]))) is not None:
+                result.errors.append(problem.at(line=index))
                 continue
             else:
                 self.rows.touch(row["id"], index)

@@ -61,6 +61,9 @@ def init_app(app: Flask) -> None:
             for value in values.values():
                 if "\x00" in value:
                     abort(400)
+        for upload in request.files.values():
+            if "\x00" in (upload.filename or ""):
+                abort(400)
 
     @app.after_request
     def security_headers(response):  # type: ignore[no-untyped-def]

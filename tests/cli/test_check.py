@@ -169,3 +169,10 @@ def test_rules_commands(runner: FlaskCliRunner) -> None:
     cases = runner.invoke(main, shlex.split("rules test"))
     assert cases.exit_code == 0, cases.output
     assert " passed, 0 failed" in cases.output
+
+
+def test_months_outside_the_calendar_window_are_a_clear_error(runner: FlaskCliRunner) -> None:
+    result = runner.invoke(main, shlex.split("check --period 0001-01"))
+    assert (
+        result.exit_code == 2 and "feecheck checks months from 2000-01 to 2099-12" in result.output
+    )

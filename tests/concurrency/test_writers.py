@@ -317,3 +317,36 @@ def test_a_double_clicked_commit_imports_once(shared: str, tmp_path: Path) -> No
         server.terminate()
         out, err = server.communicate(timeout=30)
     assert "Traceback" not in out + err
+
+
+HOLD_LOCK = """
+import sqlite3, sys, time
+connection = sqlite3.connect(sys.argv[1], isolation_level=None)
+connection.execute("BEGIN IMMEDIATE")
+print("locked", flush=True)
+time.sleep(float(sys.argv[2]))
+connection.execute("ROLLBACK")
+"""
+
+
+def test_a_writer_that_waits_too_long_says_so_in_one_line(shared: str, tmp_path: Path) -> None:
+    if not shared.startswith("sqlite"):
+        pytest.skip("SQLite's single write lock; PostgreSQL's advisory locks wait per record type")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, shared.removeprefix("sqlite:///"), "8"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+    env = {**_env(shared, tmp_path), "FEECHECK_SQLITE_BUSY_TIMEOUT_MS": "500"}
+    result = subprocess.run(
+        [sys.executable, "-c", RUN_CLI, "import", "charges", str(tmp_path / "charges.csv")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    holder.communicate(timeout=30)  # waits, and closes its pipe
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    assert "the database is busy" in result.stderr and len(result.stderr.strip().splitlines()) == 1

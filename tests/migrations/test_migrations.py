@@ -83,3 +83,25 @@ def test_downgrade_works_with_data_in_the_tables(fresh_engine: Engine, tmp_path)
         assert connection.execute(text("SELECT count(*) FROM import_batches")).scalar() == 1
     schema.upgrade(fresh_engine)
     assert _differences(fresh_engine) == []
+
+
+def test_the_maintainers_url_command_downgrades_a_database_with_data(fresh_engine: Engine) -> None:
+    """The README's `command.downgrade(alembic_config(url=…), …)` goes through env.py's own engine:
+    on SQLite that path too must switch foreign keys off around the table rebuilds."""
+    from alembic import command
+    from sqlalchemy.orm import Session
+
+    from feecheck.config import ROOT
+    from feecheck.engine.taxonomy import load_taxonomy
+    from feecheck.services.demo import build_demo
+
+    schema.upgrade(fresh_engine)
+    with Session(fresh_engine) as session:
+        build_demo(session, load_taxonomy(ROOT / "rules"))
+        session.commit()
+    url = fresh_engine.url.render_as_string(hide_password=False)
+    command.downgrade(schema.alembic_config(url=url), "0003")
+    command.upgrade(schema.alembic_config(url=url), "head")
+    with fresh_engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM charges")).scalar() > 7000
+    assert _differences(fresh_engine) == []

@@ -410,3 +410,69 @@ def test_a_kindergartens_grade_is_read_in_the_words_lists_use(session, taxonomy,
     grades = dict(session.execute(select(Kindergarten.code, Kindergarten.grade)).all())
     assert grades == {"K1": "grade1", "K2": "model", "K3": "unrated", "K4": None}
     assert list(_lines(report)) == [6] and "unknown value '四类'" in _lines(report)[6]
+
+
+def test_a_charge_update_cannot_undercut_its_refunds(session, taxonomy, kg_child, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    _kg, child = kg_child
+    charge = make_charge(session, child, receipt_no="R1", amount=Decimal("560.00"))
+    session.add(
+        Refund(
+            kindergarten_id=charge.kindergarten_id,
+            charge_id=charge.id,
+            refund_no="T1",
+            amount=Decimal("500.00"),
+            refunded_on=date(2025, 9, 5),
+        )
+    )
+    session.flush()
+    lower = CHARGE_HEADER + "R1,K1,C1,保教费,100.00,2025-09-01,2025-09-30,2025-09-01,A1\n"
+    later = CHARGE_HEADER + "R1,K1,C1,保教费,560.00,2025-09-01,2025-09-30,2025-09-20,A1\n"
+    errors = _lines(_import(session, taxonomy, "charges", _write(tmp_path, lower)))
+    assert errors[2].startswith("amount: receipt R1 has 500.00 refunded already")
+    errors = _lines(_import(session, taxonomy, "charges", _write(tmp_path, later, "2.csv")))
+    assert errors[2].startswith("paid_on: receipt R1 has a refund dated 2025-09-05")
+    session.expire_all()
+    assert (charge.amount, charge.paid_on) == (Decimal("560.00"), date(2025, 9, 1))
+
+
+def test_one_latin1_name_alone_is_refused_too(session, taxonomy, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = _write(tmp_path, (KG_HEADER + "KLM,Müller,110108,public\n").encode("latin-1"))
+    report = _import(session, taxonomy, "kindergartens", path)
+    assert report.status == "failed" and "probably another encoding" in report.message
+
+
+@pytest.mark.parametrize(
+    ("cell", "reason"),
+    [
+        ("Bad\x1bName", "control characters"),
+        ("\u202eevil", "text-direction overrides"),
+    ],
+)
+def test_control_characters_in_text_are_refused(
+    session, taxonomy, tmp_path, cell: str, reason: str
+) -> None:  # type: ignore[no-untyped-def]
+    report = _import(
+        session,
+        taxonomy,
+        "kindergartens",
+        _write(tmp_path, KG_HEADER + f"K1,{cell},110108,public\n"),
+    )
+    assert reason in _lines(report)[2]
+
+
+def test_months_outside_the_window_are_refused(session, taxonomy, kg_child, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = _write(
+        tmp_path,
+        "kindergarten_code,child_ref,month,days_absent,days_open\nK1,C1,9999-12,1,20\nK1,C1,2025-09,1,20\n",
+    )
+    report = _import(session, taxonomy, "absences", path)
+    assert _lines(report) == {2: "month: month 9999-12 is outside 2000-01 .. 2099-12"}
+
+
+def test_a_utf8_file_without_bom_is_recorded_as_utf8(session, taxonomy, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = _write(tmp_path, KG_HEADER + "K1,一园,110108,public\n")
+    assert _import(session, taxonomy, "kindergartens", path, encoding="utf-8").encoding == "utf-8"
+    bom = _write(tmp_path, "\ufeff" + KG_HEADER + "K2,二园,110108,public\n", "bom.csv")
+    assert (
+        _import(session, taxonomy, "kindergartens", bom, encoding="utf-8").encoding == "utf-8-sig"
+    )

@@ -236,3 +236,11 @@ def test_uploads_need_a_csrf_token(connection: Connection, tmp_path: Path) -> No
     response = _upload(client, "kindergartens", b"code\nK1\n")
     assert response.status_code == 400
     assert _count(app, ImportBatch) == 0
+
+
+def test_an_upload_whose_name_holds_a_nul_is_a_bad_request(
+    client: FlaskClient, users: None
+) -> None:
+    _login(client)
+    response = _upload(client, "kindergartens", b"code,name,region_code,category\n", "a\x00b.csv")
+    assert response.status_code == 400

@@ -170,3 +170,10 @@ def test_a_bad_upload_limit_is_a_clear_error(monkeypatch, value: str) -> None:  
     monkeypatch.setenv("FEECHECK_MAX_UPLOAD_MB", value)
     with pytest.raises(ConfigError, match="FEECHECK_MAX_UPLOAD_MB"):
         create_app({"TESTING": True})
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "1e400"])
+def test_non_finite_upload_limits_are_a_clear_error(monkeypatch, value: str) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("FEECHECK_MAX_UPLOAD_MB", value)
+    with pytest.raises(ConfigError, match="FEECHECK_MAX_UPLOAD_MB"):
+        create_app({"TESTING": True})

@@ -34,6 +34,7 @@ from feecheck.services.importing import (
     prune_uploads,
     start_batch,
     stored_upload,
+    upload_name,
 )
 from feecheck.services.record_types import RECORD_TYPES
 from feecheck.web.imports import jobs
@@ -81,7 +82,7 @@ def index() -> str | WerkzeugResponse:
     if form.validate_on_submit():
         upload = form.file.data
         # Only recorded and shown, never used as a path (the file is stored by batch id).
-        name = (upload.filename or "").replace("\\", "/").rsplit("/", 1)[-1][:255] or "upload.csv"
+        name = upload_name(upload.filename)
         options = ImportOptions(
             dry_run=True,
             atomic=bool(form.atomic.data),
