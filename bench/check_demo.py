@@ -46,7 +46,7 @@ def bench(url: str) -> None:
         started = time.perf_counter()
         kg_ids = list(session.scalars(select(Kindergarten.id)))
         windows = FactWindows.for_months(YEAR.period_from, YEAR.period_to, ruleset, AS_OF)
-        facts = load_facts(session, kg_ids, windows)
+        facts = load_facts(session, kg_ids, windows, ruleset.taxonomy.item_key)
         loaded = time.perf_counter() - started
         started = time.perf_counter()
         findings = run_rules(ruleset, facts.values(), YEAR.periods, AS_OF)

@@ -23,6 +23,7 @@ class ItemCategory:
     allowed: bool
     aliases: tuple[str, ...] = ()
     keywords: tuple[str, ...] = ()
+    synonyms: tuple[tuple[str, ...], ...] = ()  # groups of names for one and the same item
 
 
 @dataclass
@@ -30,12 +31,17 @@ class FeeItemTaxonomy:
     categories: dict[str, ItemCategory]
     _aliases: dict[str, str] = field(init=False, default_factory=dict)
     _keywords: list[tuple[str, str]] = field(init=False, default_factory=list)
+    _same: dict[str, str] = field(init=False, default_factory=dict)  # name -> its group's key
 
     def __post_init__(self) -> None:
         for category in self.categories.values():
             for alias in (category.name_zh, *category.aliases):
                 self._aliases.setdefault(normalise_item(alias), category.code)
             self._keywords.extend((normalise_item(k), category.code) for k in category.keywords)
+            for group in category.synonyms:
+                key = normalise_item(group[0])
+                for name in group:
+                    self._same.setdefault(normalise_item(name), key)
         # Longer keywords first, so that 幼小衔接 wins over a shorter generic keyword.
         self._keywords.sort(key=lambda pair: -len(pair[0]))
 
@@ -48,6 +54,13 @@ class FeeItemTaxonomy:
             if keyword and keyword in key:
                 return code
         return UNCLASSIFIED
+
+    def item_key(self, fee_item: str) -> str:
+        """What makes two fee items one item: the same text once normalised, or names of one
+        synonym group (保教费 = 保育教育费). Class streams (保教费（国际班）, 保教费（成长班）) and
+        different items of one category (伙食费, 点心费) have different keys."""
+        key = normalise_item(fee_item)
+        return self._same.get(key, key)
 
     def alias_conflicts(self) -> list[tuple[str, str, str]]:
         """Aliases that normalise to the same key in two categories: (alias, first, second)."""

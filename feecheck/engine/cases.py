@@ -87,6 +87,7 @@ def build_facts(case: dict[str, Any], ruleset: Ruleset) -> KindergartenFacts:
                 s["unit"],
                 s["effective_from"],
                 s.get("effective_to"),
+                ruleset.taxonomy.item_key(s["fee_item"]),
             )
         )
     receipts: dict[str, int] = {}
@@ -105,6 +106,7 @@ def build_facts(case: dict[str, Any], ruleset: Ruleset) -> KindergartenFacts:
                 c["paid_on"],
                 str(c.get("account", "A1")),
                 c.get("collector", "kindergarten"),
+                ruleset.taxonomy.item_key(c["fee_item"]),
             )
         )
     for f in case.get("funding") or []:

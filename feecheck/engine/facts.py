@@ -36,6 +36,7 @@ class ChargeFact:
     paid_on: date
     account: str
     collector: str
+    item_key: str = ""  # FeeItemTaxonomy.item_key(fee_item): which standard is its own
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +48,7 @@ class StandardFact:
     unit: str
     effective_from: date
     effective_to: date | None
+    item_key: str = ""  # FeeItemTaxonomy.item_key(fee_item)
 
     def in_effect(self, day: date) -> bool:
         return self.effective_from <= day and (
@@ -56,6 +58,16 @@ class StandardFact:
     @property
     def key(self) -> str:
         return f"{self.fee_item}@{self.effective_from.isoformat()}"
+
+
+@dataclass(frozen=True)
+class StandardMatch:
+    """Which standard judges a charge, and how it was found: by its own item, as the one
+    standard of its category, or none (ambiguous: several of the category, none its own)."""
+
+    standard: StandardFact | None
+    how: str  # item | category | ambiguous | none
+    candidates: tuple[StandardFact, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,18 +153,36 @@ class KindergartenFacts:
             and c.period_start <= left_on <= c.period_end
         ]
 
-    def standard_for(
-        self, item_category: str, day: date, item: str | None = None
-    ) -> StandardFact | None:
-        """The standard of that item in effect on a day: the latest to take effect wins."""
-        candidates = [
-            s
-            for s in self.standards
-            if s.item_category == item_category
-            and s.in_effect(day)
-            and (item is None or s.fee_item == item)
-        ]
-        return max(candidates, key=lambda s: (s.effective_from, s.amount), default=None)
+    def standards_in_effect(
+        self, day: date, item_category: str | None = None
+    ) -> list[StandardFact]:
+        """One standard per item in effect on a day (the latest to take effect wins)."""
+        latest: dict[str, StandardFact] = {}
+        for s in self.standards:
+            if not s.in_effect(day) or (item_category and s.item_category != item_category):
+                continue
+            kept = latest.get(s.item_key)
+            if kept is None or (s.effective_from, s.amount) > (kept.effective_from, kept.amount):
+                latest[s.item_key] = s
+        return sorted(latest.values(), key=lambda s: (s.item_key, s.effective_from))
+
+    def match_standard(self, item_key: str, item_category: str, day: date) -> StandardMatch:
+        """The standard a charge is judged by (fee-rules.md §4 "Which standard a charge is judged
+        by"): its own item's standard in effect on `day`; else, when exactly one standard of its
+        category is in effect, that one; several and none of them its own: none (ambiguous),
+        never the highest. Unclassified items are matched by item only."""
+        in_effect = self.standards_in_effect(day)
+        own = [s for s in in_effect if s.item_key == item_key]
+        if own:
+            return StandardMatch(own[0], "item")
+        if item_category == "unclassified":
+            return StandardMatch(None, "none")
+        of_category = [s for s in in_effect if s.item_category == item_category]
+        if len(of_category) == 1:
+            return StandardMatch(of_category[0], "category")
+        if of_category:
+            return StandardMatch(None, "ambiguous", tuple(of_category))
+        return StandardMatch(None, "none")
 
     def refunded(self, charge_id: int, by: date) -> tuple[Decimal, list[str]]:
         refunds = [r for r in self.refunds.get(charge_id, []) if r.refunded_on <= by]

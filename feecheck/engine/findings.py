@@ -106,6 +106,9 @@ FIGURE_LABELS_ZH = {
     "calendar_official": "按国家法定节假日安排",
     "leaving_month_share": "离园当月退费比例",
     "months_after": "其后整月数",
+    "days_basis": "计费天数依据",
+    "standard_match": "所依据的收费标准",
+    "candidates": "同类收费标准",
     "needs_grade": "需按园所等级取值的参数",
     "grade": "园所等级",
     "by_grade": "按等级取值",
@@ -148,6 +151,16 @@ VALUE_LABELS: dict[str, dict[str, dict[str, str]]] = {
             "unknown": "无法判断",
         },
         "_bool": {"yes": "是", "no": "否"},
+        "days_basis": {
+            "working_days": "法定工作日（含调休上班日）",
+            "days_open": "缺勤记录中的开园天数",
+            "both": "开园天数与法定工作日",
+        },
+        "standard_match": {
+            "item": "本项目自身的收费标准",
+            "category": "同类收费中唯一的标准",
+            "ambiguous": "同类收费有多个标准，均非本项目",
+        },
         "attendance_basis": {
             "absence_record": "当月缺勤记录（开园天数 − 缺勤天数）",
             "working_days": "离园前的法定工作日",
@@ -160,6 +173,11 @@ VALUE_LABELS: dict[str, dict[str, dict[str, str]]] = {
         "cap_basis": {
             "absolute_cap": "the absolute monthly cap for inclusive private kindergartens",
             "ratio_of_public_fee": "the same-grade public fee × the allowed ratio",
+        },
+        "days_basis": {
+            "working_days": "legal working days (adjusted working days included)",
+            "days_open": "the days open in the absence record",
+            "both": "days open and legal working days",
         },
         "refund_formula": {
             "whole_months": "whole months (the month of leaving charged in full)",

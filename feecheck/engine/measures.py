@@ -39,39 +39,78 @@ class Units:
 
     count: Decimal
     breakdown: str
+    official_calendar: bool = True  # False: a year chinesecalendar does not cover yet
+    days_basis: str = ""  # day units: working_days | days_open | both
+
+    def evidence(self) -> dict[str, object]:
+        if not self.days_basis:
+            return {}
+        figures: dict[str, object] = {"days_basis": self.days_basis}
+        if not self.official_calendar:
+            figures["calendar_official"] = False
+        return figures
 
 
 Attendance = Callable[[Period], "tuple[int, int] | None"]  # month -> (days attended, days open)
 
 
 def units_covered(
-    start: date, end: date, unit: str, params: Params, attendance: Attendance | None = None
+    start: date,
+    end: date,
+    unit: str,
+    params: Params,
+    attendance: Attendance | None = None,
+    bill_by_attendance: bool = False,
 ) -> Units:
-    """Days, months (partial by days/days-in-month) or semesters (partial by days).
+    """How many standard units a period covers (fee-rules.md §4, FEE-ABOVE-STANDARD):
 
-    Where the region bills some months by the days attended (`attendance_billed_months`, e.g.
-    Shanghai's winter and summer holidays), a whole month covered counts as attended ÷ open days
-    when the child's absence record for it is known.
+    - day: the days the kindergarten was open, month by month: the child's absence record's
+      `days_open` for a whole month covered, else the legal working days (China's official
+      calendar, adjusted working days included) in the covered part; never calendar days;
+    - month: whole months count 1, a partial month by days ÷ days in the month; where the region
+      bills some months by the days attended (`attendance_billed_months`, Shanghai's holidays) and
+      `bill_by_attendance`, a whole month counts attended ÷ open days when its record is known;
+    - semester: by days ÷ days in the semester.
     """
+    months = Period.of(start).until(Period.of(end))
     if unit == "day":
-        days = days_between(start, end)
-        return Units(Decimal(days), str(days))
-    if unit == "month":
-        billed = set(params.peek("attendance_billed_months") or ()) if attendance else set()
         parts: list[str] = []
-        total = Decimal(0)
-        for period in Period.of(start).until(Period.of(end)):
+        total, official, bases = 0, True, set()
+        for period in months:
+            first, last = max(start, period.first_day), min(end, period.last_day)
+            record = attendance(period) if attendance else None
+            if record is not None and (first, last) == (period.first_day, period.last_day):
+                total += record[1]
+                parts.append(str(record[1]))
+                bases.add("days_open")
+                continue
+            worked = working_days(first, last)
+            total += worked.count
+            official = official and worked.official
+            parts.append(str(worked.count))
+            bases.add("working_days")
+        basis = bases.pop() if len(bases) == 1 else "both"
+        return Units(Decimal(total), " + ".join(parts), official, basis)
+    if unit == "month":
+        billed = (
+            set(params.peek("attendance_billed_months") or ())
+            if attendance and bill_by_attendance
+            else set()
+        )
+        parts = []
+        total_months = Decimal(0)
+        for period in months:
             shared = overlap_days(start, end, period.first_day, period.last_day)
             record = attendance(period) if attendance and str(period.month) in billed else None
             if shared == period.days and record is not None:
                 params.get("attendance_billed_months")  # it decided this month: trace it
                 attended, open_days = record
-                total += Decimal(attended) / open_days
+                total_months += Decimal(attended) / open_days
                 parts.append(f"{attended}/{open_days}")
                 continue
-            total += Decimal(shared) / period.days
+            total_months += Decimal(shared) / period.days
             parts.append("1" if shared == period.days else f"{shared}/{period.days}")
-        return Units(total, " + ".join(parts))
+        return Units(total_months, " + ".join(parts))
     calendar = params.calendar()
     parts, total, day = [], Decimal(0), start
     while day <= end:
@@ -93,9 +132,20 @@ class Allowed:
 
 
 def allowed_amount(
-    charge: ChargeFact, standard: StandardFact, params: Params, attendance: Attendance | None = None
+    charge: ChargeFact,
+    standard: StandardFact,
+    params: Params,
+    attendance: Attendance | None = None,
+    bill_by_attendance: bool = False,
 ) -> Allowed:
-    units = units_covered(charge.period_start, charge.period_end, standard.unit, params, attendance)
+    units = units_covered(
+        charge.period_start,
+        charge.period_end,
+        standard.unit,
+        params,
+        attendance,
+        bill_by_attendance,
+    )
     return Allowed(units, standard.amount * units.count)
 
 

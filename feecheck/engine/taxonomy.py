@@ -21,6 +21,7 @@ def load_taxonomy(rules_dir: Path) -> FeeItemTaxonomy:
             allowed=bool(spec["allowed"]),
             aliases=tuple(spec.get("aliases", ())),
             keywords=tuple(spec.get("keywords", ())),
+            synonyms=tuple(tuple(group) for group in spec.get("synonyms", ())),
         )
         for code, spec in data["categories"].items()
     }

@@ -8,9 +8,10 @@ never deletes a finding (services/findings.py says how stored findings move betw
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from pathlib import Path
 
 from sqlalchemy import Select, and_, or_, select
@@ -111,9 +112,14 @@ def _scoped_kindergartens(scope: Scope, user: User | None) -> Select:  # type: i
 
 
 def load_facts(
-    session: Session, kg_ids: Sequence[int], windows: FactWindows
+    session: Session,
+    kg_ids: Sequence[int],
+    windows: FactWindows,
+    item_key: Callable[[str], str] = str,
 ) -> dict[int, KindergartenFacts]:
-    """The facts of some kindergartens that can affect the windows' months, one query a family."""
+    """The facts of some kindergartens that can affect the windows' months, one query a family.
+
+    `item_key` tells which fee items are one item (FeeItemTaxonomy.item_key)."""
     ids = list(kg_ids)
     as_of = windows.as_of
     facts: dict[int, KindergartenFacts] = {}
@@ -183,7 +189,7 @@ def load_facts(
         ).where(charge_filter)
     ):
         charge_kg[row.id] = row.kindergarten_id
-        facts[row.kindergarten_id].charges.append(ChargeFact(*row[1:]))
+        facts[row.kindergarten_id].charges.append(ChargeFact(*row[1:], item_key(row.fee_item)))
     charge_ids = select(Charge.id).where(charge_filter).scalar_subquery()
     for r in session.execute(
         select(Refund.charge_id, Refund.refund_no, Refund.amount, Refund.refunded_on).where(
@@ -203,7 +209,7 @@ def load_facts(
             FeeStandard.effective_to,
         ).where(FeeStandard.kindergarten_id.in_(ids))
     ):
-        facts[s.kindergarten_id].standards.append(StandardFact(*s[1:]))
+        facts[s.kindergarten_id].standards.append(StandardFact(*s[1:], item_key(s.fee_item)))
     covered_first, covered_last = windows.funding_covering
     received_first, received_last = windows.funding_received
     for f in session.execute(
@@ -283,8 +289,9 @@ def run_check(
     findings: list[FindingResult] = []
     kindergartens: dict[str, int] = {}
     children: dict[tuple[str, str], int] = {}
+    item_key = lru_cache(maxsize=65536)(ruleset.taxonomy.item_key)
     for batch in _batches(kg_ids, BATCH):
-        facts = load_facts(session, batch, windows)
+        facts = load_facts(session, batch, windows, item_key)
         findings.extend(run_rules(ruleset, facts.values(), scope.periods, as_of, rule_ids))
         for kg in facts.values():
             kindergartens[kg.code] = kg.id

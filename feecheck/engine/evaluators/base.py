@@ -39,25 +39,33 @@ class Context:
         return of
 
     def standard_for_charge(
-        self, charge: ChargeFact, params: Params, category: str | None = None
+        self, charge: ChargeFact, params: Params
     ) -> tuple[StandardFact | None, dict[str, object]]:
-        """The standard a charge is judged by, and how it was chosen (evidence).
+        """The standard a charge is judged by (facts.match_standard), and how (evidence).
 
         Where existing pupils keep their fee (`existing_pupils_keep_fee`, Shanghai's 「新生新办法，
         老生老办法」), a raise that took effect after the child enrolled does not apply to it:
-        the standard in effect on its enrolment day does, if it was lower.
+        the same item's standard in effect on its enrolment day does, if it was lower.
         """
-        standard = self.kg.standard_for(category or charge.item_category, charge.period_start)
-        if standard is None or not params.peek("existing_pupils_keep_fee"):
-            return standard, {}
+        match = self.kg.match_standard(charge.item_key, charge.item_category, charge.period_start)
+        standard = match.standard
+        if standard is None:
+            return None, {}
+        how: dict[str, object] = {"standard_match": match.how}
+        if not params.peek("existing_pupils_keep_fee"):
+            return standard, how
         enrolled = self.child(charge).enrolled_on
         if standard.effective_from <= enrolled:
-            return standard, {}
-        earlier = self.kg.standard_for(standard.item_category, enrolled)
-        if earlier is None or earlier.amount >= standard.amount:
-            return standard, {}
+            return standard, how
+        earlier = self.kg.match_standard(standard.item_key, standard.item_category, enrolled)
+        if earlier.standard is None or earlier.standard.amount >= standard.amount:
+            return standard, how
         params.get("existing_pupils_keep_fee")  # it decided the standard: trace it
-        return earlier, {"existing_pupil": enrolled, "standard_not_applied": standard.key}
+        return earlier.standard, {
+            **how,
+            "existing_pupil": enrolled,
+            "standard_not_applied": standard.key,
+        }
 
     def charges_paid(self) -> Iterator[tuple[ChargeFact, Params]]:
         """Charges paid in the month, with parameters as in force on their payment date."""

@@ -18,10 +18,10 @@ def hardship_no_reduction(ctx: Context) -> Iterator[Outcome]:
         child = ctx.child(charge)
         if charge.item_category != "care_education" or child.hardship == "none":
             continue
-        standard, _chosen = ctx.standard_for_charge(charge, params, "care_education")
+        standard, _chosen = ctx.standard_for_charge(charge, params)
         if standard is None:
             continue
-        allowed = allowed_amount(charge, standard, params, ctx.attendance(charge.child_id))
+        allowed = allowed_amount(charge, standard, params, ctx.attendance(charge.child_id), True)
         reductions = params.get("hardship_reduction") or {}
         if child.hardship in reductions:
             share = 1 - Decimal(reductions[child.hardship])
@@ -74,10 +74,12 @@ def free_final_year(ctx: Context) -> Iterator[Outcome]:
             calculation = "0.00"
         else:
             exemption = params.decimal("final_year_exemption_per_month")
-            standard, _chosen = ctx.standard_for_charge(charge, params, "care_education")
+            standard, _chosen = ctx.standard_for_charge(charge, params)
             if exemption is None or standard is None:
                 continue
-            allowed = allowed_amount(charge, standard, params, ctx.attendance(charge.child_id))
+            allowed = allowed_amount(
+                charge, standard, params, ctx.attendance(charge.child_id), True
+            )
             months = months_covered(charge.period_start, charge.period_end)
             allowed_max = max(ZERO, money(allowed.amount - exemption * months))
             calculation = (

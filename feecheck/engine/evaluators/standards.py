@@ -17,9 +17,26 @@ from feecheck.engine.params import Params
 @evaluator("no_standard")
 def no_standard(ctx: Context) -> Iterator[Outcome]:
     for charge, params in ctx.charges_paid():
+        match = ctx.kg.match_standard(charge.item_key, charge.item_category, charge.period_start)
+        if match.how == "ambiguous":  # several of the category, none its own: never the highest
+            yield Outcome(
+                charge_evidence(
+                    charge,
+                    item_category=charge.item_category,
+                    period_start=charge.period_start,
+                    standard_match="ambiguous",
+                    candidates=[s.key for s in match.candidates],
+                ),
+                params.used,
+                ctx.child(charge).ref,
+                charge.receipt_no,
+                severity="warning",
+                message=_ambiguous_message(charge, match.candidates),
+            )
+            continue
         if charge.item_category not in set(params.get("items_needing_standard") or ()):
             continue
-        if ctx.kg.standard_for(charge.item_category, charge.period_start) is None:
+        if match.how == "none":
             yield Outcome(
                 charge_evidence(
                     charge, item_category=charge.item_category, period_start=charge.period_start
@@ -30,13 +47,32 @@ def no_standard(ctx: Context) -> Iterator[Outcome]:
             )
 
 
+def _ambiguous_message(charge: ChargeFact, candidates: tuple[StandardFact, ...]) -> tuple[str, str]:
+    unit_zh = {"month": "月", "semester": "学期", "day": "天"}
+    listed_zh = "、".join(
+        f"「{s.fee_item}」{s.amount:.2f} 元/{unit_zh.get(s.unit, s.unit)}" for s in candidates
+    )
+    listed_en = ", ".join(f"‘{s.fee_item}’ {s.amount:.2f} yuan per {s.unit}" for s in candidates)
+    return (
+        f"票据 {charge.receipt_no} 收取「{charge.fee_item}」{charge.amount:.2f} 元，"
+        f"本园同类收费有多个标准（{listed_zh}），但没有一个是该项目本身的标准，"
+        "无法判断按哪个标准收费；请在票据上写明收费项目，或核实该项目的收费标准。",
+        f"Receipt {charge.receipt_no} charges ‘{charge.fee_item}’ ({charge.amount:.2f} yuan); the "
+        f"kindergarten has several standards of this kind ({listed_en}) and none is this item's "
+        "own, so it is compared with none of them. Name the item on the receipt as the standard "
+        "does, or check the item's standard.",
+    )
+
+
 @evaluator("above_standard")
 def above_standard(ctx: Context) -> Iterator[Outcome]:
     for charge, params in ctx.charges_paid():
         standard, chosen = ctx.standard_for_charge(charge, params)
         if standard is None:
             continue
-        allowed = allowed_amount(charge, standard, params, _attendance_billed(ctx, charge))
+        allowed = allowed_amount(
+            charge, standard, params, ctx.attendance(charge.child_id), _billed_by_attendance(charge)
+        )
         excess = money(charge.amount) - money(allowed.amount)
         if excess > TOLERANCE:
             yield Outcome(
@@ -48,6 +84,7 @@ def above_standard(ctx: Context) -> Iterator[Outcome]:
                     units_covered=allowed.units.count.quantize(FOUR),
                     allowed=money(allowed.amount),
                     calculation=allowed.calculation(standard),
+                    **allowed.units.evidence(),
                     excess=excess,
                     refund_due=excess,
                     **chosen,
@@ -59,18 +96,16 @@ def above_standard(ctx: Context) -> Iterator[Outcome]:
             )
 
 
-def _attendance_billed(ctx: Context, charge: ChargeFact):  # type: ignore[no-untyped-def]
+def _billed_by_attendance(charge: ChargeFact) -> bool:
     """Days attended bill the care fees only (保育教育费, 托班保育费), where a region says so."""
-    if charge.item_category in ("care_education", "nursery_care"):
-        return ctx.attendance(charge.child_id)
-    return None
+    return charge.item_category in ("care_education", "nursery_care")
 
 
 @evaluator("inclusive_fee_cap")
 def inclusive_fee_cap(ctx: Context) -> Iterator[Outcome]:
     params = ctx.params()
-    standard = ctx.kg.standard_for("care_education", ctx.period.first_day)
-    if standard is None:
+    standards = ctx.kg.standards_in_effect(ctx.period.first_day, "care_education")
+    if not standards:
         return
     caps: list[tuple[Decimal, str]] = []
     absolute = params.decimal("inclusive_care_fee_cap_per_month")
@@ -85,8 +120,10 @@ def inclusive_fee_cap(ctx: Context) -> Iterator[Outcome]:
     if not caps:
         return
     cap, basis = min(caps, key=lambda c: c[0])
-    monthly = money(monthly_equivalent(standard, ctx.period.first_day, params))
-    if monthly > money(cap):
+    for standard in standards:  # each class stream's standard is capped
+        monthly = money(monthly_equivalent(standard, ctx.period.first_day, params))
+        if monthly <= money(cap):
+            continue
         yield Outcome(
             {
                 "standards": [standard.key],
@@ -117,7 +154,12 @@ def _adjustments(
             and s.effective_from < standard.effective_from
             and (not same_unit or s.unit == standard.unit)
         ]
-        previous = max(earlier, key=lambda s: s.effective_from, default=None)
+        # the same item's previous standard; under another name only when the category has
+        # one item (a class stream's raise is not compared with another stream's standard)
+        own = [s for s in earlier if s.item_key == standard.item_key]
+        if not own and len({s.item_key for s in earlier}) == 1:
+            own = earlier
+        previous = max(own, key=lambda s: s.effective_from, default=None)
         yield standard, previous, ctx.params(standard.effective_from)
 
 
