@@ -1,4 +1,5 @@
-"""`feecheck import TYPE FILE... [--dry-run] [--atomic] [--encoding auto|utf-8|gb18030]`."""
+"""`feecheck import TYPE FILE... [--dry-run] [--atomic] [--encoding auto|utf-8|gb18030]
+[--region CODE]`."""
 
 from __future__ import annotations
 
@@ -43,8 +44,18 @@ BAR_MIN_ROWS = 20_000  # smaller files finish before a bar would be worth drawin
     show_default=True,
     help="auto: BOM, then strict UTF-8, then strict GB18030.",
 )
+@click.option(
+    "--region",
+    "fill_region",
+    help="The region code of a district's own list that has no region_code column.",
+)
 def import_command(
-    record_type: str, files: tuple[str, ...], dry_run: bool, atomic: bool, encoding: str
+    record_type: str,
+    files: tuple[str, ...],
+    dry_run: bool,
+    atomic: bool,
+    encoding: str,
+    fill_region: str | None,
 ) -> None:
     """Import CSV files of one record type (spec §2).
 
@@ -52,7 +63,9 @@ def import_command(
     0 every row valid, 1 some rows rejected, 2 a file could not be read at all.
     """
     taxonomy = load_taxonomy(current_app.config["RULES_DIR"])
-    options = ImportOptions(dry_run=dry_run, atomic=atomic, encoding=encoding)
+    options = ImportOptions(
+        dry_run=dry_run, atomic=atomic, encoding=encoding, fill_region=fill_region
+    )
     status = 0
     for name in files:
         path = Path(name)

@@ -108,6 +108,43 @@ class FindingStatus(LabelledEnum):
 
 # Wordings of real lists and local documents, by enumeration class name.
 ALIASES: dict[str, dict[str, str]] = {
+    # 办园性质 as official lists write it: by who runs the kindergarten (all public ones), or as
+    # 普惠/非营利/营利 private ones. 民办 or 私立 alone is ambiguous (record_types refuses it
+    # unless 是否普惠 says inclusive).
+    "Category": {
+        "公办园": "public",
+        "公办幼儿园": "public",
+        "公立": "public",
+        "公立园": "public",
+        "教育部门办园": "public",
+        "教育部门办": "public",
+        "教育部门": "public",
+        "其他部门办园": "public",
+        "其他部门办": "public",
+        "国有企业办园": "public",
+        "国有企业办": "public",
+        "集体办园": "public",
+        "集体办": "public",
+        "事业单位办园": "public",
+        "事业单位办": "public",
+        "机关办园": "public",
+        "机关办": "public",
+        "部队办园": "public",
+        "部队办": "public",
+        "街道办园": "public",
+        "街道办": "public",
+        "普惠性民办园": "inclusive_private",
+        "普惠性民办幼儿园": "inclusive_private",
+        "民办普惠": "inclusive_private",
+        "民办普惠园": "inclusive_private",
+        "普惠民办": "inclusive_private",
+        "非营利性民办园": "nonprofit_private",
+        "民办非营利": "nonprofit_private",
+        "民办非营利性": "nonprofit_private",
+        "营利性民办园": "forprofit_private",
+        "民办营利": "forprofit_private",
+        "民办营利性": "forprofit_private",
+    },
     "Grade": {
         "示范园": "model",
         "示范幼儿园": "model",

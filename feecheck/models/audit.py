@@ -40,6 +40,7 @@ class ImportBatch(Base):
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
+    fill_region: Mapped[str | None] = mapped_column(String(6))  # --region / the page's selector
     worker: Mapped[str | None] = mapped_column(String(80))  # host:pid of the process running it
     heartbeat_at: Mapped[datetime | None]  # last chunk committed
 

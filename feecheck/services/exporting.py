@@ -86,7 +86,7 @@ def export_rows(
 ) -> Iterator[list[str]]:
     """The records of one type as CSV cells, in a stable order, streamed from the database."""
     model: Any = record_type.model
-    names = [f.name for f in record_type.fields if f.name != "filed_accounts"]
+    names = [f.name for f in record_type.fields if f.name != "filed_accounts" and f.stored]
     statement = select(*(_column(record_type, n) for n in names))
     if model is Kindergarten:
         statement = statement.add_columns(Kindergarten.id)
@@ -104,6 +104,7 @@ def export_rows(
         cells = dict(zip(names, row, strict=False))
         if model is Kindergarten:
             cells["filed_accounts"] = ";".join(accounts.get(row[-1], []))
+            cells["inclusive"] = cells["category"] in ("public", "inclusive_private")
         yield [format_cell(f.name, cells.get(f.name), language) for f in record_type.fields]
 
 

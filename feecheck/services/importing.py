@@ -40,14 +40,17 @@ from sqlalchemy.orm import Session
 
 from feecheck.domain.fee_items import FeeItemTaxonomy
 from feecheck.domain.reasons import Problem, Refused
+from feecheck.domain.regions import layer_name, validate_region_code, within
 from feecheck.models import ImportBatch, User
 from feecheck.services import audit, locks
 from feecheck.services.locks import BATCHES, begin_write, import_lock, is_busy
 from feecheck.services.record_types import (
     RECORD_TYPES,
     RecordType,
+    join_lines,
     normalise_header,
     parse_cells,
+    unit_in,
 )
 from feecheck.services.upsert import Actor, RecordWriter
 
@@ -245,8 +248,9 @@ def _refuse_mojibake(path: Path, head: bytes) -> None:
     )
 
 
-def _sniff_delimiter(header_line: str) -> str:
-    counts = {d: header_line.count(d) for d in DELIMITERS}
+def _sniff_delimiter(lines: list[str]) -> str:
+    """The delimiter the most lines use most (a title line above the header has none)."""
+    counts = {d: max((line.count(d) for line in lines), default=0) for d in DELIMITERS}
     best = max(DELIMITERS, key=lambda d: counts[d])
     return best if counts[best] else ","
 
@@ -263,6 +267,9 @@ class CsvSource:
     headers: dict[str, str]  # field name -> the header as written in the file
     warnings: list[str]
     header_width: int = 0  # cells in the header row
+    header_line: int = 1  # the physical line the header ends on
+    header_keys: tuple[str, ...] = ()  # the header's normalised cells (repeated headers)
+    fill: dict[str, str] = field(default_factory=dict)  # field -> value for absent columns
 
     notes: list[str] = field(default_factory=list)  # found while reading (extra cells)
 
@@ -281,9 +288,13 @@ class CsvSource:
         single = len(indexes) == 1
         extra_lines: list[int] = []
         extra_count = 0
+        repeated: list[int] = []
+        fill = self.fill
+        header_keys = self.header_keys
         with self.path.open(encoding=self.encoding, newline="") as f:
             reader = csv.reader(f, delimiter=self.delimiter, strict=True)
-            next(reader, None)
+            while reader.line_num < self.header_line:  # the title rows and the header
+                next(reader, None)
             previous = reader.line_num
             while True:
                 line = previous + 1
@@ -297,7 +308,10 @@ class CsvSource:
                     yield line, None, problem
                     continue
                 previous = reader.line_num
-                if not any(row):
+                if not any(c.strip() for c in row):
+                    continue
+                if _header_keys(row)[: len(header_keys)] == header_keys:
+                    repeated.append(line)  # a PDF's or a printout's header on every page
                     continue
                 if len(row) > header_width and any(c.strip() for c in row[header_width:]):
                     extra_count += 1
@@ -306,7 +320,16 @@ class CsvSource:
                 if len(row) < width:
                     row = row + [""] * (width - len(row))
                 cells = (pick(row),) if single else pick(row)
-                yield line, dict(zip(names, cells, strict=True)), None
+                record = dict(zip(names, cells, strict=True))
+                if fill:
+                    record.update(fill)
+                yield line, record, None
+        if repeated:
+            listed = ", ".join(map(str, repeated[:20])) + (" …" if len(repeated) > 20 else "")
+            self.notes.append(
+                f"{len(repeated)} 行重复了表头（第 {listed} 行），已跳过 / {len(repeated)} lines "
+                f"repeat the header (lines {listed}) and were skipped"
+            )
         if extra_count:
             shown = ", ".join(map(str, extra_lines)) + (
                 " …" if extra_count > len(extra_lines) else ""
@@ -343,46 +366,123 @@ def _malformed(line: int, last_line: int, message: str) -> Problem:
     return Problem(line, "", f"not a valid CSV row: {message}", f"不是有效的 CSV 行：{message}")
 
 
-def open_csv(path: Path, record_type: RecordType, encoding: str = "auto") -> CsvSource:
-    """Check the encoding and the header row; FileRefused when the file cannot be imported."""
+HEADER_SCAN = 30  # records searched for the header row (title rows come above it)
+
+
+def open_csv(
+    path: Path, record_type: RecordType, encoding: str = "auto", fill: dict[str, str] | None = None
+) -> CsvSource:
+    """Check the encoding and find the header row; FileRefused when the file cannot be imported.
+
+    The header is the first of the first HEADER_SCAN records that names every required column
+    (title rows above it are skipped and said so). `fill` gives values for columns the file
+    does not have (`--region` fills region_code).
+    """
     codec = detect_encoding(path, encoding)
+    fill = {k: v for k, v in (fill or {}).items() if v}
     with path.open(encoding=codec, newline="") as f:
-        first = f.readline()
-        if not first.strip():
-            raise FileRefused("the first line (the header) is empty", "第一行（表头）是空的")
-        delimiter = _sniff_delimiter(first)
-        f.seek(0)
-        try:
-            header = next(csv.reader(f, delimiter=delimiter))
-        except csv.Error as exc:
-            raise FileRefused(f"not a CSV file: {exc}", f"不是 CSV 文件：{exc}") from exc
-    known = record_type.header_map()
-    columns: dict[str, int] = {}
-    headers: dict[str, str] = {}
-    unknown: list[str] = []
-    for index, cell in enumerate(header):
-        name = known.get(normalise_header(cell))
-        if name is None:
-            if cell.strip():
-                unknown.append(cell.strip())
-            continue
-        if name in columns:
-            raise FileRefused(
-                f"column {name} appears twice ({headers[name]!r} and {cell.strip()!r})",
-                f"列 {name} 出现了两次（“{headers[name]}”和“{cell.strip()}”）",
-            )
-        columns[name] = index
-        headers[name] = cell.strip()
-    missing = [f for f in record_type.fields if f.required and f.name not in columns]
+        head = [line for _, line in zip(range(HEADER_SCAN), f, strict=False)]
+    if not "".join(head).strip():
+        raise FileRefused("the file holds no header row", "文件没有表头行")
+    delimiter = _sniff_delimiter(head)
+    required = {f.name for f in record_type.fields if f.required} - set(fill)
+    # (found, first line, last line, cells, columns) of the best header candidate so far
+    best: tuple[int, int, int, list[str], dict[str, int]] | None = None
+    with path.open(encoding=codec, newline="") as f:
+        reader = csv.reader(f, delimiter=delimiter)
+        for _ in range(HEADER_SCAN):
+            starts = reader.line_num + 1
+            try:
+                cells = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as exc:
+                raise FileRefused(f"not a CSV file: {exc}", f"不是 CSV 文件：{exc}") from exc
+            columns = _columns_of(record_type, cells)
+            found = len(required & set(columns))
+            if best is None or found > best[0]:
+                best = (found, starts, reader.line_num, cells, columns)
+            if found == len(required):
+                break
+    assert best is not None
+    _found, header_start, header_line, header, columns = best
+    headers = {name: header[index].strip() for name, index in columns.items()}
+    missing = [f for f in record_type.fields if f.name in required and f.name not in columns]
     if missing:
         wanted = ", ".join(f"{f.name} ({f.zh})" for f in missing)
-        found = ", ".join(c.strip() for c in header if c.strip())[:300] or "-"
+        shown = ", ".join(join_lines(c.strip()) for c in header if c.strip())[:300] or "-"
         raise FileRefused(
-            f"required columns missing for {record_type.name}: {wanted}; the header has: {found}",
-            f"{record_type.zh}文件缺少必填列：{wanted}；表头为：{found}",
+            f"required columns missing for {record_type.name}: {wanted}; the header has: {shown}",
+            f"{record_type.zh}文件缺少必填列：{wanted}；表头为：{shown}",
         )
+    taken = set(columns.values())
+    unknown = [join_lines(c.strip()) for i, c in enumerate(header) if c.strip() and i not in taken]
     warnings = [f"列“{c}”无法识别，已忽略 / unknown column {c!r} ignored" for c in unknown]
-    return CsvSource(path, record_type, codec, delimiter, columns, headers, warnings, len(header))
+    if header_start > 1:
+        warnings.append(
+            f"表头在第 {header_start} 行，其上的 {header_start - 1} 行（标题等）已跳过 / "
+            f"the header is on line {header_start}; the {header_start - 1} line(s) above it "
+            "(a title) were skipped"
+        )
+    filled = {name: value for name, value in fill.items() if name not in columns}
+    if record_type.name == "fee-standards" and "unit" not in columns and "amount" in columns:
+        unit = unit_in(normalise_header(headers["amount"]))  # 收费标准（元/生·月）
+        if unit is not None:
+            filled["unit"] = unit
+            warnings.append(
+                f"计费单位取自表头“{headers['amount']}” / the unit ({unit}) is taken from the "
+                f"header {headers['amount']!r}"
+            )
+    for name, value in fill.items():
+        if name in columns:
+            continue
+        warnings.append(
+            f"文件没有“{record_type.field(name).zh}”列，按 --region 填为 {value} / the file has no "
+            f"{name} column: filled with {value} (--region)"
+        )
+    return CsvSource(
+        path,
+        record_type,
+        codec,
+        delimiter,
+        columns,
+        headers,
+        warnings,
+        len(header),
+        header_line=header_line,
+        header_keys=_header_keys(header),
+        fill=filled,
+    )
+
+
+def _columns_of(record_type: RecordType, cells: list[str]) -> dict[str, int]:
+    """field -> column index for a header row; when two columns name one field, the one
+    written as the field's own name (English or Chinese) wins over an alias, else the first."""
+    columns: dict[str, int] = {}
+    exact: set[str] = set()
+    for index, cell in enumerate(cells):
+        name = record_type.field_for_header(cell)
+        if name is None:
+            continue
+        own = normalise_header(cell) in {
+            normalise_header(name),
+            normalise_header(record_type.field(name).zh),
+        }
+        if own and name in exact:
+            first = cells[columns[name]].strip()
+            raise FileRefused(
+                f"column {name} appears twice ({first!r} and {cell.strip()!r})",
+                f"列 {name} 出现了两次（“{first}”和“{cell.strip()}”）",
+            )
+        if name not in columns or (own and name not in exact):
+            columns[name] = index
+            if own:
+                exact.add(name)
+    return columns
+
+
+def _header_keys(cells: list[str]) -> tuple[str, ...]:
+    return tuple(normalise_header(c) for c in cells)
 
 
 def count_lines(path: Path) -> int:
@@ -406,6 +506,7 @@ class ImportOptions:
     encoding: str = "auto"
     region_code: str | None = None  # the acting user's scope; None: everywhere
     chunk_size: int = CHUNK
+    fill_region: str | None = None  # --region: the region_code of a file without that column
 
 
 def start_batch(
@@ -425,6 +526,7 @@ def start_batch(
         sha256=sha256,
         status="pending",
         worker=WORKER,
+        fill_region=options.fill_region,
         atomic=options.atomic,
         user_id=user.id if user else None,
     )
@@ -480,7 +582,7 @@ def run_import(
     batch.status, batch.worker, batch.heartbeat_at = "running", WORKER, datetime.now(UTC)
     session.commit()
     try:
-        source = open_csv(path, record_type, options.encoding)
+        source = open_csv(path, record_type, options.encoding, _fill(record_type, options))
         report.encoding, report.delimiter = source.encoding, source.delimiter
         report.warnings = list(source.warnings)
         _import_rows(session, source, batch, taxonomy, actor, options, report, progress, on_error)
@@ -522,6 +624,26 @@ def run_import(
         )
     _finish_batch(session, batch, report, actor, options)
     return report
+
+
+def _fill(record_type: RecordType, options: ImportOptions) -> dict[str, str]:
+    """Values for columns a file may leave out: --region fills a district's own list."""
+    region = options.fill_region
+    if not region or not any(f.name == "region_code" for f in record_type.fields):
+        return {}
+    try:
+        validate_region_code(region)
+    except ValueError as exc:
+        raise FileRefused(
+            f"--region must be a 6-digit region code, not {region!r}",
+            f"--region 必须是 6 位行政区划代码，而不是 {region}",
+        ) from exc
+    if not within(region, options.region_code):
+        raise FileRefused(
+            f"--region {region} is outside your region {options.region_code}",
+            f"--region {region} 不在您的辖区 {options.region_code} 内",
+        )
+    return {"region_code": region}
 
 
 def _stopped(session: Session, report: ImportReport, en: str, zh: str) -> None:
@@ -604,6 +726,7 @@ def _import_rows(
                 on_error(problem)
         if progress is not None:
             progress(done, max(expected, done))
+    source.notes.extend(writer.notes())
 
 
 ParsedChunk = tuple[int, int, list[tuple[int, dict[str, Any]]], list[Problem]]
@@ -613,6 +736,7 @@ def _parsed(source: CsvSource, options: ImportOptions) -> Iterator[ParsedChunk]:
     """(rows read, last line read, valid typed records, problems) per chunk of the file."""
     record_type, headers = source.record_type, source.headers
     rows = source.rows()
+    coarse: list[tuple[int, str]] = []  # a city or province code where a district is expected
     while chunk := list(islice(rows, options.chunk_size)):
         valid: list[tuple[int, dict[str, Any]]] = []
         problems: list[Problem] = []
@@ -626,7 +750,19 @@ def _parsed(source: CsvSource, options: ImportOptions) -> Iterator[ParsedChunk]:
                 problems.extend(e.at(line, headers.get(e.column, e.column)) for e in cell_errors)
             else:
                 valid.append((line, record))
+                region = record.get("region_code")
+                if region and layer_name(region) != "district":
+                    coarse.append((line, region))
         yield len(chunk), chunk[-1][0], valid, problems
+    if coarse:
+        shown = ", ".join(f"{line} ({code})" for line, code in coarse[:10])
+        more = " …" if len(coarse) > 10 else ""
+        source.notes.append(
+            f"{len(coarse)} 行的行政区划代码是市级或省级代码（第 {shown}{more} 行），已按原样导入；"
+            "区县的规则需要区县代码 / "
+            f"{len(coarse)} rows give a city or province code where a district's is expected "
+            f"(lines {shown}{more}); imported as written, but district rules need the district's"
+        )
 
 
 # --- batches that outlived their process ----------------------------------------------------

@@ -43,3 +43,11 @@ def list_kindergartens(session: Session, user: User, search: str = "") -> list[K
             or_(Kindergarten.code.like(pattern), Kindergarten.name.like(pattern))
         )
     return [KindergartenRow(kg, n) for kg, n in session.execute(scoped(statement, user))]
+
+
+def regions_in_scope(session: Session, user: User) -> list[str]:
+    """The user's own region and the districts of the kindergartens it can see, sorted."""
+    codes = set(session.scalars(scoped(select(Kindergarten.region_code).distinct(), user)))
+    if user.region_code:
+        codes.add(user.region_code)
+    return sorted(codes)

@@ -52,9 +52,25 @@ class Invalid(Refused):
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
 
 
+_LINE_BREAK = re.compile(r"\s*(?:\r\n|\r|\n)\s*")
+_CJK = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uf900-\ufaff\uff00-\uffef]")
+
+
+def join_lines(text: str) -> str:
+    """A cell wrapped over several lines (a PDF, a wrapped Excel cell) as one line: the break
+    is dropped between Chinese characters and becomes one space elsewhere."""
+
+    def join(match: re.Match[str]) -> str:
+        before = text[match.start() - 1] if match.start() else ""
+        after = text[match.end()] if match.end() < len(text) else ""
+        return "" if _CJK.match(before) and _CJK.match(after) else " "
+
+    return _LINE_BREAK.sub(join, text) if ("\n" in text or "\r" in text) else text
+
+
 def _text(limit: int) -> Callable[[str], str]:
     def parse(cell: str) -> str:
-        value = cell.strip()
+        value = join_lines(cell.strip())
         if len(value) > limit:
             raise Invalid(f"longer than {limit} characters", f"超过 {limit} 个字符")
         if _CONTROL.search(value):
@@ -115,6 +131,70 @@ def _amount(cell: str) -> Decimal:
             f"金额 {_short(cell)} 超过 {MAX_AMOUNT:,} 元（数据库可存储的上限）",
         )
     return value
+
+
+UNIT_WORDS = {"月": "month", "天": "day", "日": "day", "学期": "semester", "期": "semester"}
+_PER_UNIT = re.compile(
+    r"^(?P<amount>[¥￥]?\d[\d,]*(?:\.\d+)?)\s*元?\s*(?:/|每)\s*"
+    r"(?:(?:人|生|名|幼儿|童)\s*[/·.]?\s*)?(?P<unit>学期|月|天|日|期)$"
+)
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+
+
+@dataclass(frozen=True)
+class AmountPerUnit:
+    """A standard's amount written with its unit: 175元/月, 9元/人/天, 2500元/生·月."""
+
+    amount: Decimal
+    unit: str
+
+
+def unit_in(text: str) -> str | None:
+    """The unit an amount or a header names: 元/月 -> month; None when it names none."""
+    match = re.search(r"(?:/|每)\s*(?:(?:人|生|名|幼儿|童)\s*[/·.]?\s*)?(学期|月|天|日)", text)
+    return UNIT_WORDS[match[1]] if match else None
+
+
+def _standard_amount(cell: str) -> Decimal | AmountPerUnit:
+    text = re.sub(r"\s+", "", unicodedata.normalize("NFKC", cell))
+    if len(_NUMBER.findall(text.replace(",", ""))) > 1:
+        raise Invalid(
+            f"{_short(cell)!r} holds more than one amount: give one row per item, e.g. "
+            "保教费（成长班） 2500 and 保教费（国际班） 4000",
+            f"“{_short(cell)}”含有多个金额：请每个收费项目写一行，例如“保教费（成长班）2500”和“保教费（国际班）4000”",
+        )
+    match = _PER_UNIT.match(text)
+    if match:
+        return AmountPerUnit(_non_negative_amount(match["amount"]), UNIT_WORDS[match["unit"]])
+    return _non_negative_amount(cell)
+
+
+def _standard_unit(record: dict[str, Any]) -> Problem | None:
+    """The unit from its column, or from the amount (175元/月) when the column is empty; the
+    two must agree."""
+    amount = record.get("amount")
+    if isinstance(amount, AmountPerUnit):
+        record["amount"] = amount.amount
+        if record.get("unit") is None:
+            record["unit"] = amount.unit
+        elif record["unit"] != amount.unit:
+            return Problem(
+                0,
+                "unit",
+                f"the amount says per {amount.unit}, the unit column says {record['unit']}",
+                f"金额写的是每{_UNIT_ZH[amount.unit]}，计费单位列却是{_UNIT_ZH[record['unit']]}",
+            )
+    if record.get("unit") is None:
+        return Problem(
+            0,
+            "unit",
+            "no unit: fill 计费单位 (月/学期/天) or write it with the amount (e.g. 175元/月)",
+            "缺少计费单位：请填写计费单位（月/学期/天），或在金额中写明（如“175元/月”）",
+        )
+    return None
+
+
+_UNIT_ZH = {"month": "月", "day": "天", "semester": "学期"}
 
 
 def _non_negative_amount(cell: str) -> Decimal:
@@ -223,6 +303,8 @@ class Field:
     zh: str
     parse: Callable[[str], Any]
     required: bool = False
+    aliases: tuple[str, ...] = ()  # other headers real lists use (README: "Headers")
+    stored: bool = True  # False: read to decide another field (e.g. `inclusive`), not a column
 
 
 @dataclass(frozen=True)
@@ -241,6 +323,10 @@ class RecordType:
         """(name, parser, required) per field: what parse_cells loops over, row after row."""
         return tuple((f.name, f.parse, f.required) for f in self.fields)
 
+    @cached_property
+    def not_stored(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields if not f.stored)
+
     @property
     def required(self) -> list[str]:
         return [f.name for f in self.fields if f.required]
@@ -248,18 +334,46 @@ class RecordType:
     def field(self, name: str) -> Field:
         return next(f for f in self.fields if f.name == name)
 
-    def header_map(self) -> dict[str, str]:
-        """Normalised header text (English or Chinese) -> field name."""
+    @cached_property
+    def _headers(self) -> dict[str, str]:
         mapping: dict[str, str] = {}
         for f in self.fields:
-            mapping[normalise_header(f.name)] = f.name
-            mapping[normalise_header(f.zh)] = f.name
+            for header in (f.name, f.zh, *f.aliases):
+                mapping.setdefault(normalise_header(header), f.name)
         return mapping
+
+    def header_map(self) -> dict[str, str]:
+        """Normalised header text (English, Chinese or an alias) -> field name."""
+        return dict(self._headers)
+
+    def field_for_header(self, header: str) -> str | None:
+        """The field a header cell names, as real lists write them: a header broken over lines,
+        with a unit or a note in brackets (标准金额（元）), a required mark (*), or naming two
+        things at once (办学许可证号/事业单位法人证书号)."""
+        known = self._headers
+        key = normalise_header(header)
+        if not key:
+            return None
+        if key in known:
+            return known[key]
+        bare = _BRACKETED.sub("", key).strip("*")
+        if bare in known:
+            return known[bare]
+        for part in _HEADER_PARTS.split(key):
+            part = _BRACKETED.sub("", part).strip("*")
+            if part in known:
+                return known[part]
+        return None
+
+
+_BRACKETED = re.compile(r"[(\[【（][^)\]】）]*[)\]】）]")
+_HEADER_PARTS = re.compile(r"[/／|、]|或")
 
 
 def normalise_header(text: str) -> str:
-    """Header cells compare after NFKC (full-width to ASCII), trimming and lower-casing."""
-    return unicodedata.normalize("NFKC", text).strip().lower()
+    """Header cells compare after NFKC (full-width to ASCII), lower-casing, and without any
+    whitespace (a PDF or a wrapped Excel cell breaks 幼儿园名称 over two lines)."""
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text)).lower()
 
 
 RowCheck = Callable[[Mapping[str, Any]], Problem | None]
@@ -304,7 +418,84 @@ _ZH_NAMES = {
 }
 
 
-KG_CODE = Field("kindergarten_code", "园所代码", _text(32), True)
+AMBIGUOUS_PRIVATE = "?private"  # 民办/私立: non-profit or for-profit? (_kindergarten_category)
+_AMBIGUOUS_PRIVATE = {"民办", "民办园", "民办幼儿园", "私立", "私立园", "私立幼儿园"}
+_NOT_INCLUSIVE_PRIVATE = {"民办非普", "民办非普惠", "非普惠性民办", "非普惠民办", "非普惠"}
+_category_enum = _enum(Category)
+
+
+def _category(cell: str) -> str:
+    text = re.sub(r"\s+", "", unicodedata.normalize("NFKC", cell))
+    if text in _AMBIGUOUS_PRIVATE:
+        return AMBIGUOUS_PRIVATE
+    if text in _NOT_INCLUSIVE_PRIVATE:
+        return AMBIGUOUS_PRIVATE + "-not-inclusive"
+    return _category_enum(cell)
+
+
+def _kindergarten_category(record: Mapping[str, Any]) -> Problem | None:
+    """Settle 办园性质 with 是否普惠: a private kindergarten marked inclusive is inclusive_private;
+    a bare 民办 or 私立 is refused, saying what to write instead."""
+    category, inclusive = record.get("category"), record.pop("inclusive", None)
+    hint_en = (
+        "write 非营利性民办 (nonprofit_private) or 营利性民办 (forprofit_private), or 普惠性民办 "
+        "(inclusive_private) if it is recognised as inclusive, or give the column 是否普惠"
+    )
+    hint_zh = (
+        "请写明“非营利性民办”或“营利性民办”；经认定为普惠园的写“普惠性民办”，或填写“是否普惠”列"
+    )
+    if category == AMBIGUOUS_PRIVATE and inclusive:
+        record["category"] = Category.INCLUSIVE_PRIVATE.value
+    elif isinstance(category, str) and category.startswith(AMBIGUOUS_PRIVATE):
+        if inclusive and category.endswith("not-inclusive"):
+            return Problem(
+                0,
+                "inclusive",
+                "是否普惠 says yes, 办园性质 says not inclusive",
+                "是否普惠为“是”，但办园性质写明非普惠",
+            )
+        return Problem(
+            0,
+            "category",
+            f"a private kindergarten, but is it non-profit or for-profit? {hint_en}",
+            f"只写了民办，无法判断是非营利性还是营利性：{hint_zh}",
+        )
+    elif inclusive and category == Category.NONPROFIT_PRIVATE.value:
+        record["category"] = Category.INCLUSIVE_PRIVATE.value
+    elif inclusive and category == Category.FORPROFIT_PRIVATE.value:
+        return Problem(
+            0,
+            "inclusive",
+            "a for-profit kindergarten cannot be inclusive (Preschool Education Law Art. 24)",
+            "营利性民办园不能认定为普惠园（学前教育法第二十四条）",
+        )
+    elif inclusive is False and category == Category.INCLUSIVE_PRIVATE.value:
+        return Problem(
+            0,
+            "inclusive",
+            "办园性质 says inclusive, 是否普惠 says no",
+            "办园性质为普惠性民办，但是否普惠为“否”",
+        )
+    return None
+
+
+_INCLUSIVE_WORDS = {
+    "普惠": True,
+    "普惠园": True,
+    "普惠性": True,
+    "非普惠": False,
+    "非普惠园": False,
+}
+
+
+def _inclusive(cell: str) -> bool:
+    text = re.sub(r"\s+", "", unicodedata.normalize("NFKC", cell))
+    if text in _INCLUSIVE_WORDS:
+        return _INCLUSIVE_WORDS[text]
+    return _bool(cell)
+
+
+KG_CODE = Field("kindergarten_code", "园所代码", _text(32), True, ("幼儿园代码", "办学许可证号"))
 CHILD_REF = Field("child_ref", "幼儿编号", _text(64), True)
 
 RECORD_TYPES: dict[str, RecordType] = {
@@ -315,16 +506,56 @@ RECORD_TYPES: dict[str, RecordType] = {
             "园所",
             Kindergarten,
             (
-                Field("code", "园所代码", _text(32), True),
-                Field("name", "园所名称", _text(200), True),
-                Field("region_code", "行政区划代码", _region, True),
-                Field("category", "办园性质", _enum(Category), True),
-                Field("filed_accounts", "备案收费账户", _accounts),
-                Field("boarding", "是否寄宿", _bool),
-                Field("capacity", "核定学位数", _count(100000)),
-                Field("grade", "园所等级", _enum(Grade)),
+                Field(
+                    "code",
+                    "园所代码",
+                    _text(32),
+                    True,
+                    (
+                        "幼儿园代码",
+                        "办学许可证号",
+                        "办学许可证编号",
+                        "办学许可证",
+                        "民办学校办学许可证号",
+                        "注册证号",
+                        "幼儿园注册证号",
+                        "注册号",
+                        "机构标识码",
+                        "学校标识码",
+                        "事业单位法人证书号",
+                        "统一社会信用代码",
+                    ),
+                ),
+                Field(
+                    "name",
+                    "园所名称",
+                    _text(200),
+                    True,
+                    ("幼儿园名称", "单位名称", "学校名称", "园名", "幼儿园", "名称"),
+                ),
+                Field("region_code", "行政区划代码", _region, True, ("区划代码", "行政区划")),
+                Field(
+                    "category",
+                    "办园性质",
+                    _category,
+                    True,
+                    ("性质", "办园类型", "办学性质", "类别"),
+                ),
+                Field("filed_accounts", "备案收费账户", _accounts, False, ("收费账户",)),
+                Field("boarding", "是否寄宿", _bool, False, ("寄宿",)),
+                Field("capacity", "核定学位数", _count(100000), False, ("学位数", "核定规模")),
+                Field("grade", "园所等级", _enum(Grade), False, ("等级", "幼儿园等级", "评估等级")),
+                Field(
+                    "inclusive",
+                    "是否普惠",
+                    _inclusive,
+                    False,
+                    ("普惠", "是否普惠园", "是否普惠性幼儿园", "普惠性"),
+                    stored=False,
+                ),
             ),
             key=("code",),
+            row_checks=(_kindergarten_category,),
         ),
         RecordType(
             "children",
@@ -333,8 +564,8 @@ RECORD_TYPES: dict[str, RecordType] = {
             (
                 KG_CODE,
                 CHILD_REF,
-                Field("name", "幼儿姓名", _text(100)),
-                Field("birth_date", "出生日期", _date),
+                Field("name", "幼儿姓名", _text(100), False, ("姓名",)),
+                Field("birth_date", "出生日期", _date, False, ("出生年月日",)),
                 Field("final_year", "学前一年", _bool),
                 Field("enrolled_on", "入园日期", _date, True),
                 Field("left_on", "离园日期", _date),
@@ -350,30 +581,37 @@ RECORD_TYPES: dict[str, RecordType] = {
             FeeStandard,
             (
                 KG_CODE,
-                Field("fee_item", "收费项目", _text(100), True),
-                Field("amount", "标准金额", _non_negative_amount, True),
-                Field("unit", "计费单位", _enum(FeeUnit), True),
-                Field("effective_from", "执行起始日期", _date, True),
-                Field("effective_to", "执行截止日期", _date),
-                Field("approval_ref", "批准文号", _text(200)),
+                Field("fee_item", "收费项目", _text(100), True, ("项目", "收费项目名称")),
+                Field("amount", "标准金额", _standard_amount, True, ("收费标准", "标准", "金额")),
+                # the unit may instead be written with the amount (175元/月) or in its header
+                Field("unit", "计费单位", _enum(FeeUnit), False, ("单位", "计费方式")),
+                Field(
+                    "effective_from",
+                    "执行起始日期",
+                    _date,
+                    True,
+                    ("执行日期", "执行时间", "起始日期"),
+                ),
+                Field("effective_to", "执行截止日期", _date, False, ("截止日期",)),
+                Field("approval_ref", "批准文号", _text(200), False, ("文号", "收费依据")),
             ),
             key=("kindergarten_code", "fee_item", "effective_from"),
-            row_checks=(_period_order("effective_from", "effective_to"),),
+            row_checks=(_standard_unit, _period_order("effective_from", "effective_to")),
         ),
         RecordType(
             "charges",
             "收费记录",
             Charge,
             (
-                Field("receipt_no", "票据号", _text(64), True),
+                Field("receipt_no", "票据号", _text(64), True, ("票据号码", "收据号", "收据编号")),
                 KG_CODE,
                 CHILD_REF,
                 Field("fee_item", "收费项目", _text(100), True),
-                Field("amount", "金额", _non_negative_amount, True),
+                Field("amount", "金额", _non_negative_amount, True, ("收费金额", "缴费金额")),
                 Field("period_start", "收费期间起", _date, True),
                 Field("period_end", "收费期间止", _date, True),
-                Field("paid_on", "缴费日期", _date, True),
-                Field("account", "收款账户", _text(64), True),
+                Field("paid_on", "缴费日期", _date, True, ("收费日期", "缴费时间")),
+                Field("account", "收款账户", _text(64), True, ("收款账号", "收费账户")),
                 Field("collector", "收费主体", _enum(Collector)),
             ),
             key=("kindergarten_code", "receipt_no"),
@@ -476,3 +714,16 @@ def parse_cells(
             if problem:
                 errors.append(problem)
     return record, errors
+
+
+def headers_table() -> str:
+    """The README's table of the headers each column may have (a test keeps them equal)."""
+    lines = [
+        "| type | column | headers accepted besides the English name (* = required) |",
+        "|---|---|---|",
+    ]
+    for name, record_type in RECORD_TYPES.items():
+        for f in record_type.fields:
+            mark = "*" if f.required else ""
+            lines.append(f"| `{name}` | `{f.name}`{mark} | {'、'.join((f.zh, *f.aliases))} |")
+    return "\n".join(lines)

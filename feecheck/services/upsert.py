@@ -139,6 +139,8 @@ def _columns(
     """Turn a typed record into table columns, resolving references; index filled by caller."""
     values = dict(record)
     values.pop("filed_accounts", None)
+    for name in record_type.not_stored:
+        values.pop(name, None)
     if "kindergarten_code" in values:
         code = values.pop("kindergarten_code")
         kg_id = refs.kindergartens.get(code)
@@ -351,6 +353,8 @@ class RecordWriter:
             if fields_given is not None and name not in fields_given
         }
         self.bulk = BulkWriter(session, self.table, self.key_cols)
+        self.taxonomy = taxonomy
+        self.not_allowed: list[tuple[int, str, str]] = []  # standards for items not allowed
 
     def write(self, chunk: list[tuple[int, dict[str, Any]]]) -> UpsertResult:
         """Upsert one chunk of (row index, typed record); returns its counts and row errors.
@@ -402,6 +406,22 @@ class RecordWriter:
                 found[charge_id] = (total + amount, min(first, day))
         return found
 
+    def notes(self) -> list[str]:
+        """What was written but deserves a word (standards for items that may not be charged)."""
+        if not self.not_allowed or self.taxonomy is None:
+            return []
+        shown = "; ".join(
+            f"{line} {item} ({self.taxonomy.name_zh(category)})"
+            for line, item, category in self.not_allowed[:10]
+        ) + (" …" if len(self.not_allowed) > 10 else "")
+        return [
+            f"{len(self.not_allowed)} 个收费标准的项目属于禁止收费或无法归类的项目"
+            f"（第 {shown} 行）：已导入，但批准的标准并不使其合法 / "
+            f"{len(self.not_allowed)} fee standards are for items that may not be charged or "
+            f"cannot be classified (lines {shown}): imported, but a standard does not make them "
+            "legal"
+        ]
+
     def after_commit(self) -> None:
         """The transaction was committed: temporary tables may be gone with its connection."""
         self.bulk.keys_ready = False
@@ -416,6 +436,7 @@ class RecordWriter:
         if self.rows.floor is None:
             self.rows.start(self._max_id())
         seen: dict[tuple[Any, ...], int] = {}  # keys of this chunk; earlier chunks: self.rows
+        names: dict[tuple[Any, ...], str] = {}  # kindergartens: the name written with each code
         result = UpsertResult()
         prepared: list[tuple[int, dict[str, Any], dict[str, Any]]] = []
         for index, record in chunk:
@@ -426,9 +447,11 @@ class RecordWriter:
             key = tuple([values[c] for c in key_cols])
             first = seen.get(key)
             if first is not None:
-                result.errors.append(self._duplicate(index, first))
+                result.errors.append(self._duplicate(index, first, values, names.get(key)))
                 continue
             seen[key] = index
+            if "name" in values:
+                names[key] = values["name"]
             prepared.append((index, record, values))
         if not prepared:
             return result
@@ -450,7 +473,7 @@ class RecordWriter:
                 inserts.append(values)
                 new_lines.append(index)
             elif (first := self.rows.first_line(row["id"])) is not None:
-                result.errors.append(self._duplicate(index, first))
+                result.errors.append(self._duplicate(index, first, values, row.get("name")))
                 continue
             elif record_type.name == "kindergartens" and not within(
                 row["region_code"], self.region_code
@@ -469,6 +492,11 @@ class RecordWriter:
                 else:
                     unchanged.append(values)
             kept.append((record, values))
+        if record_type.name == "fee-standards" and self.taxonomy is not None:
+            for index, _record, values in prepared:
+                category = values.get("item_category", "")
+                if not self.taxonomy.is_allowed(category):
+                    self.not_allowed.append((index, values["fee_item"], category))
         if inserts:
             self._insert(inserts, new_lines)
             result.created += len(inserts)
@@ -515,9 +543,27 @@ class RecordWriter:
         )
         return result
 
-    def _duplicate(self, index: int, first: int | None) -> Problem:
+    def _duplicate(
+        self,
+        index: int,
+        first: int | None,
+        values: dict[str, Any] | None = None,
+        first_name: str | None = None,
+    ) -> Problem:
         where_en = f"row {first}" if first else "an earlier row"
         where_zh = f"第 {first} 行" if first else "前面的行"
+        name = (values or {}).get("name")
+        if self.record_type.name == "kindergartens" and name and first_name and name != first_name:
+            code = values["code"] if values else ""
+            return Problem(
+                index,
+                "code",
+                f"code {code} is also {where_en}'s ({first_name}); a branch campus (分园) often "
+                f"shares its parent's licence number: give {name} a code of its own, e.g. "
+                f"{code}-1 (the licence number and a suffix)",
+                f"代码 {code} 已被{where_zh}（{first_name}）使用；分园常与总园共用办学许可证号，"
+                f"请给“{name}”一个自己的代码，例如 {code}-1（许可证号加后缀）",
+            )
         return Problem(
             index,
             self.record_type.key[-1],

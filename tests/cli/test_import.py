@@ -146,3 +146,14 @@ def test_large_files_show_a_progress_bar_without_breaking_output(
     bar = bars[0]
     assert bar["options"]["disable"] is None  # off when stderr is not a terminal
     assert bar["total"] == 3 and bar["n"] == 3 and bar["closed"] is True
+
+
+def test_region_fills_a_district_list_without_its_column(runner: FlaskCliRunner) -> None:
+    real = DATA / "real" / "haidian-kindergartens.gb18030.csv"
+    refused = _import(runner, "kindergartens", str(real))
+    assert refused.exit_code == 2 and "region_code" in refused.output
+    result = _import(runner, "kindergartens", str(real), "--region", "110108")
+    assert result.exit_code == 0, result.output
+    assert "created 8" in result.output and "filled with 110108 (--region)" in result.output
+    bad = _import(runner, "kindergartens", str(real), "--region", "1101")
+    assert bad.exit_code == 2 and "6-digit region code" in bad.output

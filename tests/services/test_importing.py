@@ -253,7 +253,10 @@ def test_line_numbers_count_physical_lines(session: Session, taxonomy, tmp_path:
     report = _import(session, taxonomy, "kindergartens", _write(tmp_path, text))
     assert report.error_lines() == [
         "f.csv:6: region_code: 不是 6 位行政区划代码：1101 / not a 6-digit region code: '1101'",
-        "f.csv:7: code: 与第 2 行重复（唯一键相同） / duplicate of row 2 (same natural key)",
+        "f.csv:7: code: 代码 K1 已被第 2 行（多行名称）使用；分园常与总园共用办学许可证号，"
+        "请给“重复”一个自己的代码，例如 K1-1（许可证号加后缀） / code K1 is also row 2's "
+        "(多行名称); a branch campus (分园) often shares its parent's licence number: give 重复 a "
+        "code of its own, e.g. K1-1 (the licence number and a suffix)",
     ]
     assert report.created == 1 and report.rows_total == 3  # blank rows are not rows
 

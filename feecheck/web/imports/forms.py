@@ -32,6 +32,12 @@ class UploadForm(FlaskForm):
         ],
         default="auto",
     )
+    region = SelectField(
+        _l("District of a list without a region column"),
+        choices=[SelectChoice("", _l("The file has a region column"))],
+        default="",
+        validate_choice=True,
+    )
     atomic = BooleanField(_l("All or nothing: import nothing if any row is rejected"))
     submit = SubmitField(_l("Check the file"))
 

@@ -23,6 +23,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from werkzeug.wrappers import Response as WerkzeugResponse
+from wtforms import SelectChoice
 
 from feecheck.domain.categories import Role
 from feecheck.extensions import db
@@ -36,6 +37,7 @@ from feecheck.services.importing import (
     stored_upload,
     upload_name,
 )
+from feecheck.services.queries import regions_in_scope
 from feecheck.services.record_types import RECORD_TYPES
 from feecheck.web.imports import jobs
 from feecheck.web.imports.forms import RECORD_TYPE_LABELS, ConfirmForm, UploadForm
@@ -79,6 +81,10 @@ def index() -> str | WerkzeugResponse:
     fail_stale_batches(db.session)
     prune_uploads(current_app.instance_path)
     form = UploadForm()
+    form.region.choices = [
+        form.region.choices[0],
+        *(SelectChoice(code, code) for code in regions_in_scope(db.session, current_user)),
+    ]
     if form.validate_on_submit():
         upload = form.file.data
         # Only recorded and shown, never used as a path (the file is stored by batch id).
@@ -88,6 +94,7 @@ def index() -> str | WerkzeugResponse:
             atomic=bool(form.atomic.data),
             encoding=form.encoding.data or "auto",
             region_code=current_user.region_code,
+            fill_region=form.region.data or None,
         )
         with tempfile.NamedTemporaryFile(delete=False, suffix=".csv") as handle:
             upload.save(handle)
@@ -144,6 +151,7 @@ def commit(batch_id: int) -> WerkzeugResponse:
         atomic=preview.atomic,
         encoding="gb18030" if preview.encoding == "gb18030" else "utf-8",
         region_code=current_user.region_code,
+        fill_region=preview.fill_region,
     )
     claimed = path.with_suffix(".claimed")
     try:  # one commit per preview, even when the button is clicked twice: rename is atomic
