@@ -7,6 +7,7 @@ from feecheck.models.charges import Charge, FeeStandard, Refund
 from feecheck.models.finding import CheckRun, Finding, FindingEvent
 from feecheck.models.funding import Funding
 from feecheck.models.inspections import Inspection
+from feecheck.models.jobs import Job
 from feecheck.models.kindergarten import Child, FiledAccount, Kindergarten
 from feecheck.models.user import User
 
@@ -24,6 +25,7 @@ __all__ = [
     "Funding",
     "ImportBatch",
     "Inspection",
+    "Job",
     "Kindergarten",
     "Refund",
     "User",

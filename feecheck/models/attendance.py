@@ -28,6 +28,8 @@ class Absence(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # optimistic locking: every save (form or import) bumps it; a stale form is refused
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
     kindergarten_id: Mapped[int] = mapped_column(ForeignKey("kindergartens.id"))
     child_id: Mapped[int] = mapped_column()
     month: Mapped[str] = mapped_column(String(7))

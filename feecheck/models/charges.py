@@ -26,6 +26,8 @@ class FeeStandard(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # optimistic locking: every save (form or import) bumps it; a stale form is refused
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
     kindergarten_id: Mapped[int] = mapped_column(ForeignKey("kindergartens.id"), index=True)
     fee_item: Mapped[str] = mapped_column(String(100))
     item_category: Mapped[str] = mapped_column(String(32))
@@ -56,6 +58,8 @@ class Charge(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # optimistic locking: every save (form or import) bumps it; a stale form is refused
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
     kindergarten_id: Mapped[int] = mapped_column(ForeignKey("kindergartens.id"))
     child_id: Mapped[int] = mapped_column(index=True)
     receipt_no: Mapped[str] = mapped_column(String(64))
@@ -87,6 +91,8 @@ class Refund(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # optimistic locking: every save (form or import) bumps it; a stale form is refused
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
     kindergarten_id: Mapped[int] = mapped_column(ForeignKey("kindergartens.id"))
     charge_id: Mapped[int] = mapped_column(index=True)
     refund_no: Mapped[str] = mapped_column(String(64))

@@ -25,6 +25,8 @@ class Funding(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # optimistic locking: every save (form or import) bumps it; a stale form is refused
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
     kindergarten_id: Mapped[int] = mapped_column(ForeignKey("kindergartens.id"))
     reference: Mapped[str] = mapped_column(String(64))
     source: Mapped[str] = mapped_column(String(40))

@@ -16,6 +16,8 @@ class Inspection(Base):
     __table_args__ = (UniqueConstraint("kindergarten_id", "inspected_on"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # optimistic locking: every save (form or import) bumps it; a stale form is refused
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
     kindergarten_id: Mapped[int] = mapped_column(ForeignKey("kindergartens.id"))
     inspected_on: Mapped[date]
     inspector: Mapped[str] = mapped_column(String(100))

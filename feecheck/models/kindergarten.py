@@ -20,6 +20,8 @@ class Kindergarten(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # optimistic locking: every save (form or import) bumps it; a stale form is refused
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
     code: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     region_code: Mapped[str] = mapped_column(String(6), index=True)
@@ -67,6 +69,8 @@ class Child(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # optimistic locking: every save (form or import) bumps it; a stale form is refused
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
     kindergarten_id: Mapped[int] = mapped_column(ForeignKey("kindergartens.id"), index=True)
     child_ref: Mapped[str] = mapped_column(String(64))
     name: Mapped[str | None] = mapped_column(String(100))

@@ -29,13 +29,14 @@ def select_locale() -> str:
 
 def init_app(app: Flask) -> None:
     from feecheck.web import errors
+    from feecheck.web.admin.routes import bp as admin_bp
     from feecheck.web.auth.routes import bp as auth_bp
     from feecheck.web.imports.routes import bp as imports_bp
+    from feecheck.web.jobs.routes import bp as jobs_bp
     from feecheck.web.kindergartens.routes import bp as kindergartens_bp
 
-    app.register_blueprint(auth_bp)
-    app.register_blueprint(kindergartens_bp)
-    app.register_blueprint(imports_bp)
+    for blueprint in (auth_bp, kindergartens_bp, imports_bp, jobs_bp, admin_bp):
+        app.register_blueprint(blueprint)
     errors.init_app(app)
 
     login_manager.login_view = "auth.login"
