@@ -166,6 +166,23 @@ ALIASES: dict[str, dict[str, str]] = {
         "未分级": "unrated",
         "无": "unrated",
     },
+    # 计费方式 as lists write it
+    "FeeUnit": {
+        "按月": "month",
+        "每月": "month",
+        "元/月": "month",
+        "月度": "month",
+        "按学期": "semester",
+        "每学期": "semester",
+        "元/学期": "semester",
+        "期": "semester",
+        "按天": "day",
+        "按日": "day",
+        "每天": "day",
+        "每日": "day",
+        "元/天": "day",
+        "日": "day",
+    },
 }
 
 _TRUE = {"yes", "true", "1", "是", "y"}

@@ -30,6 +30,16 @@ def overlay_chain(code: str) -> list[str]:
     return chain
 
 
+# Prefecture-level cities without districts (不设区的地级市): their kindergartens' region code is
+# the city's own (东莞 441900, 中山 442000, 儋州 460400, 嘉峪关 620200).
+CITIES_WITHOUT_DISTRICTS = frozenset({"441900", "442000", "460400", "620200"})
+
+
+def is_district_level(code: str) -> bool:
+    """True for a code a kindergarten may carry: a district, or a city without districts."""
+    return layer_name(code) == "district" or code in CITIES_WITHOUT_DISTRICTS
+
+
 def layer_name(code: str) -> str:
     if code.endswith("0000"):
         return "province"

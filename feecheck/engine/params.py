@@ -13,29 +13,39 @@ from feecheck.engine.specs import DatedValue, GradeTable, Ruleset
 
 
 class ParameterResolver:
-    """Resolves parameters for a district code; the deepest layer with a value in force wins."""
+    """Resolves parameters for a district code; the deepest layer with a value in force wins.
 
-    def __init__(self, ruleset: Ruleset, region_code: str) -> None:
+    `verified_only`: unverified values are passed over, as if their layer said nothing, so that
+    the next layer down (at last the national value) decides. The runner judges with both: what
+    the verified values find stands as it is; an unverified value may only add a warning.
+    """
+
+    def __init__(self, ruleset: Ruleset, region_code: str, verified_only: bool = False) -> None:
         self.ruleset = ruleset
         self.region_code = region_code
+        self.verified_only = verified_only
         self._chain = [
             ruleset.overlays[c] for c in overlay_chain(region_code) if c in ruleset.overlays
         ]
         self._cache: dict[tuple[str, date], DatedValue | None] = {}
+        self.read_unverified = False  # set when a resolved value was unverified (runner resets)
 
     def resolve(self, name: str, on: date) -> DatedValue | None:
         key = (name, on)
         if key not in self._cache:
             self._cache[key] = self._resolve(name, on)
-        return self._cache[key]
+        value = self._cache[key]
+        if value is not None and not value.verified:
+            self.read_unverified = True
+        return value
 
     def _resolve(self, name: str, on: date) -> DatedValue | None:
         for overlay in reversed(self._chain):
             for value in overlay.values.get(name, ()):
-                if value.in_force(on):
+                if value.in_force(on) and (value.verified or not self.verified_only):
                     return value
         for value in self.ruleset.params[name].values:
-            if value.in_force(on):
+            if value.in_force(on) and (value.verified or not self.verified_only):
                 return value
         return None
 

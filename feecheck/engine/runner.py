@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 from feecheck.domain.categories import Grade
@@ -17,6 +17,11 @@ from feecheck.engine.specs import GradeTable, Ruleset, RuleSpec
 GRADE_ZH = {g.value: g.label_zh for g in Grade}
 UNVERIFIED_ZH = "（所依据的本地参数未经核实，仅作提示，不作违规认定。）"
 UNVERIFIED_EN = " (The local value it rests on is unverified: a warning, not a violation.)"
+UNOFFICIAL_ZH = "（该年度的法定节假日安排尚未公布，工作日暂按周一至周五计算，仅作提示，不作违规认定。）"
+UNOFFICIAL_EN = (
+    " (The year's official holiday schedule is not published yet; working days were counted "
+    "Monday to Friday: a warning, not a violation.)"
+)
 
 
 @dataclass(frozen=True)
@@ -146,6 +151,35 @@ def _needs_grade(context: Context, missing: NeedsGrade) -> Outcome:
     )
 
 
+def _judged(context: Context, strict: ParameterResolver, outcomes: list[Outcome]) -> list[Outcome]:
+    """Outcomes that read an unverified value, judged again on verified values only.
+
+    What the verified values find stands as it is (a charge above its standard stays a violation
+    whatever an unverified local rule adds). An outcome that rests on an unverified value is kept
+    beside it only where it says something else (another amount, or a case the verified values
+    do not find); it becomes a warning (_qualified).
+    """
+    rule, kg, period, as_of = context.rule, context.kg, context.period, context.as_of
+    verified = (
+        _outcomes(Context(rule, kg, period, strict, as_of))
+        if applicable(rule, kg, period, strict, as_of)
+        else []
+    )
+    if any(o.key == "evaluation-error" for o in verified):
+        return outcomes  # the verified values alone cannot judge it: keep what was found
+    found = {(o.child_ref, o.key): o for o in verified}
+    judged = list(verified)
+    for outcome in outcomes:
+        if all(value.verified for value in outcome.used.values()):
+            continue  # judged again above, on the same values
+        twin = found.get((outcome.child_ref, outcome.key))
+        if twin is None:
+            judged.append(outcome)
+        elif twin.amount_due != outcome.amount_due:
+            judged.append(replace(outcome, key=f"{outcome.key}|unverified"))
+    return judged
+
+
 def _zh_name(context: Context, name: str) -> str:
     return context.resolver.ruleset.params[name].description.get("zh", name).rstrip("。")
 
@@ -186,16 +220,27 @@ def run_rules(
 
     results: list[FindingResult] = []
     resolvers: dict[str, ParameterResolver] = {}  # one per district, so its cache is shared
+    strict: dict[str, ParameterResolver] = {}  # the same, on verified values only
     for kg in kindergartens:
         resolver = resolvers.setdefault(kg.region_code, ParameterResolver(ruleset, kg.region_code))
         for period in months:
             for rule in rules:
+                resolver.read_unverified = False
                 if not applicable(rule, kg, period, resolver, as_of):
                     continue
                 context = Context(rule, kg, period, resolver, as_of)
-                for outcome in _outcomes(context):
+                outcomes = _outcomes(context)
+                if resolver.read_unverified:
+                    verified_only = strict.setdefault(
+                        kg.region_code, ParameterResolver(ruleset, kg.region_code, True)
+                    )
+                    outcomes = _judged(context, verified_only, outcomes)
+                for outcome in outcomes:
                     evidence = dict(outcome.evidence)
                     capped, unverified, graded = _qualified(outcome)
+                    unofficial = outcome.evidence.get("calendar_official") is False
+                    if unofficial:  # working days by a calendar nobody has enacted yet
+                        capped = "warning"
                     if graded and "grade" not in evidence:
                         evidence["grade"] = kg.grade
                     if unverified:
@@ -225,11 +270,13 @@ def run_rules(
                         message_zh=outcome.message[0]
                         if outcome.message
                         else render(rule.message["zh"], shown, "zh", item_name)
-                        + (UNVERIFIED_ZH if unverified else ""),
+                        + (UNVERIFIED_ZH if unverified else "")
+                        + (UNOFFICIAL_ZH if unofficial else ""),
                         message_en=outcome.message[1]
                         if outcome.message
                         else render(rule.message["en"], shown, "en")
-                        + (UNVERIFIED_EN if unverified else ""),
+                        + (UNVERIFIED_EN if unverified else "")
+                        + (UNOFFICIAL_EN if unofficial else ""),
                     )
                     finding.explanation = explain(finding, item_name)
                     results.append(finding)

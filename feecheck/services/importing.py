@@ -24,12 +24,13 @@ import logging
 import os
 import re
 import socket
+import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from itertools import islice
+from itertools import islice, zip_longest
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,7 @@ from sqlalchemy.orm import Session
 
 from feecheck.domain.fee_items import FeeItemTaxonomy
 from feecheck.domain.reasons import Problem, Refused
-from feecheck.domain.regions import layer_name, validate_region_code, within
+from feecheck.domain.regions import is_district_level, validate_region_code, within
 from feecheck.models import ImportBatch, User
 from feecheck.services import audit, locks
 from feecheck.services.locks import BATCHES, begin_write, import_lock, is_busy
@@ -270,6 +271,9 @@ class CsvSource:
     header_line: int = 1  # the physical line the header ends on
     header_keys: tuple[str, ...] = ()  # the header's normalised cells (repeated headers)
     fill: dict[str, str] = field(default_factory=dict)  # field -> value for absent columns
+    # field -> value for empty cells of a column the file has (--region; a unit in a header)
+    defaults: dict[str, str] = field(default_factory=dict)
+    default_reasons: dict[str, str] = field(default_factory=dict)
 
     notes: list[str] = field(default_factory=list)  # found while reading (extra cells)
 
@@ -290,6 +294,9 @@ class CsvSource:
         extra_count = 0
         repeated: list[int] = []
         fill = self.fill
+        defaults = self.defaults
+        defaulted: dict[str, int] = dict.fromkeys(defaults, 0)
+        footers: list[tuple[int, str]] = []
         header_keys = self.header_keys
         with self.path.open(encoding=self.encoding, newline="") as f:
             reader = csv.reader(f, delimiter=self.delimiter, strict=True)
@@ -313,6 +320,10 @@ class CsvSource:
                 if _header_keys(row)[: len(header_keys)] == header_keys:
                     repeated.append(line)  # a PDF's or a printout's header on every page
                     continue
+                footer = _footer(row)
+                if footer is not None:
+                    footers.append((line, footer))  # 合计…, 注：…, 填表人… under a published list
+                    continue
                 if len(row) > header_width and any(c.strip() for c in row[header_width:]):
                     extra_count += 1
                     if len(extra_lines) < 20:
@@ -323,7 +334,26 @@ class CsvSource:
                 record = dict(zip(names, cells, strict=True))
                 if fill:
                     record.update(fill)
+                for name, value in defaults.items():
+                    if not record[name].strip():
+                        record[name] = value
+                        defaulted[name] += 1
                 yield line, record, None
+        if footers:
+            shown = "; ".join(f"{line} {text[:20]}" for line, text in footers[:5]) + (
+                " …" if len(footers) > 5 else ""
+            )
+            self.notes.append(
+                f"{len(footers)} 行是表尾的合计或说明（第 {shown} 行），已跳过 / {len(footers)} "
+                f"lines are totals or notes below the list (lines {shown}) and were skipped"
+            )
+        for name, count in defaulted.items():
+            if count:
+                zh, why = self.record_type.field(name).zh, self.default_reasons[name]
+                self.notes.append(
+                    f"{count} 行的“{zh}”为空，已填为 {defaults[name]}（{why}） / {count} rows "
+                    f"had an empty {name}: filled with {defaults[name]} ({why})"
+                )
         if repeated:
             listed = ", ".join(map(str, repeated[:20])) + (" …" if len(repeated) > 20 else "")
             self.notes.append(
@@ -342,6 +372,28 @@ class CsvSource:
 
 
 RowRead = tuple[int, dict[str, str] | None, Problem | None]
+# Lines under a published list that are not records: totals, notes, who filled it in.
+_FOOTER = re.compile(
+    r"^(?:合计|总计|小计|共计|注[:：\d、]|注释|备注[:：]|说明[:：]|附注|附件|填表|填报|制表|审核|"
+    r"负责人|联系人|联系电话|数据来源|以上)"
+)
+_NUMERIC = re.compile(r"^[¥￥]?-?[\d,]+(?:\.\d+)?\s*(?:元|所|人|个|名)?$")
+
+
+def _footer(row: list[str]) -> str | None:
+    """The text of a footer line (合计：2所, 注：…), or None: a footer starts with such a word
+    and holds nothing else but numbers (the totals)."""
+    cells = [c.strip() for c in row if c.strip()]
+    if not cells:
+        return None
+    first = unicodedata.normalize("NFKC", cells[0])
+    if not _FOOTER.match(first):
+        return None
+    if all(_NUMERIC.match(unicodedata.normalize("NFKC", c)) for c in cells[1:]):
+        return cells[0]
+    return None
+
+
 FIELD_LIMIT = 16 << 20  # characters in one cell; a longer one is that row's error
 csv.field_size_limit(max(csv.field_size_limit(), FIELD_LIMIT))
 
@@ -388,8 +440,10 @@ def open_csv(
     required = {f.name for f in record_type.fields if f.required} - set(fill)
     # (found, first line, last line, cells, columns) of the best header candidate so far
     best: tuple[int, int, int, list[str], dict[str, int]] | None = None
+    two_rows = False  # the header is written over two rows (幼儿园 / 名称 in one column)
     with path.open(encoding=codec, newline="") as f:
         reader = csv.reader(f, delimiter=delimiter)
+        above: tuple[int, list[str]] | None = None  # the row before, for two-row headers
         for _ in range(HEADER_SCAN):
             starts = reader.line_num + 1
             try:
@@ -398,12 +452,21 @@ def open_csv(
                 break
             except csv.Error as exc:
                 raise FileRefused(f"not a CSV file: {exc}", f"不是 CSV 文件：{exc}") from exc
-            columns = _columns_of(record_type, cells)
-            found = len(required & set(columns))
-            if best is None or found > best[0]:
-                best = (found, starts, reader.line_num, cells, columns)
-            if found == len(required):
+            candidates = [(starts, cells, False)]
+            if above is not None and any(c.strip() for c in above[1]):
+                joined = [
+                    (a.strip() + b.strip()) for a, b in zip_longest(above[1], cells, fillvalue="")
+                ]
+                candidates.append((above[0], joined, True))
+            for first, header_cells, joined_rows in candidates:
+                columns = _columns_of(record_type, header_cells)
+                found = len(required & set(columns))
+                if best is None or found > best[0]:
+                    best = (found, first, reader.line_num, header_cells, columns)
+                    two_rows = joined_rows
+            if best is not None and best[0] == len(required):
                 break
+            above = (starts, cells)
     assert best is not None
     _found, header_start, header_line, header, columns = best
     headers = {name: header[index].strip() for name, index in columns.items()}
@@ -418,6 +481,12 @@ def open_csv(
     taken = set(columns.values())
     unknown = [join_lines(c.strip()) for i, c in enumerate(header) if c.strip() and i not in taken]
     warnings = [f"列“{c}”无法识别，已忽略 / unknown column {c!r} ignored" for c in unknown]
+    if two_rows:
+        warnings.append(
+            f"表头写在第 {header_start} 至 {header_line} 两行，已按列合并 / the header is written "
+            f"over lines {header_start} and {header_line}; the two rows were joined column by "
+            "column"
+        )
     if header_start > 1:
         warnings.append(
             f"表头在第 {header_start} 行，其上的 {header_start - 1} 行（标题等）已跳过 / "
@@ -425,14 +494,21 @@ def open_csv(
             "(a title) were skipped"
         )
     filled = {name: value for name, value in fill.items() if name not in columns}
-    if record_type.name == "fee-standards" and "unit" not in columns and "amount" in columns:
+    # a column the file has, with some cells empty: --region fills them (it never overrides a
+    # region written in the file)
+    defaults = {name: value for name, value in fill.items() if name in columns}
+    reasons = dict.fromkeys(defaults, "--region")
+    if record_type.name == "fee-standards" and "amount" in columns:
         unit = unit_in(normalise_header(headers["amount"]))  # 收费标准（元/生·月）
-        if unit is not None:
+        if unit is not None and "unit" not in columns:
             filled["unit"] = unit
             warnings.append(
                 f"计费单位取自表头“{headers['amount']}” / the unit ({unit}) is taken from the "
                 f"header {headers['amount']!r}"
             )
+        elif unit is not None:  # empty 计费单位 cells take the header's unit
+            defaults["unit"] = unit
+            reasons["unit"] = headers["amount"]
     for name, value in fill.items():
         if name in columns:
             continue
@@ -452,6 +528,8 @@ def open_csv(
         header_line=header_line,
         header_keys=_header_keys(header),
         fill=filled,
+        defaults=defaults,
+        default_reasons=reasons,
     )
 
 
@@ -751,7 +829,7 @@ def _parsed(source: CsvSource, options: ImportOptions) -> Iterator[ParsedChunk]:
             else:
                 valid.append((line, record))
                 region = record.get("region_code")
-                if region and layer_name(region) != "district":
+                if region and not is_district_level(region):
                     coarse.append((line, region))
         yield len(chunk), chunk[-1][0], valid, problems
     if coarse:

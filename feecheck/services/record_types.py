@@ -138,6 +138,10 @@ _PER_UNIT = re.compile(
     r"^(?P<amount>[¥￥]?\d[\d,]*(?:\.\d+)?)\s*元?\s*(?:/|每)\s*"
     r"(?:(?:人|生|名|幼儿|童)\s*[/·.]?\s*)?(?P<unit>学期|月|天|日|期)$"
 )
+_OTHER_UNIT = re.compile(
+    r"^[¥￥]?\d[\d,]*(?:\.\d+)?\s*元?\s*(?:/|每)\s*(?:(?:人|生|名|幼儿|童)\s*[/·.]?\s*)?"
+    r"(?P<unit>小时|课时|节|次|周|星期|年|学年)$"
+)
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 
 
@@ -166,6 +170,14 @@ def _standard_amount(cell: str) -> Decimal | AmountPerUnit:
     match = _PER_UNIT.match(text)
     if match:
         return AmountPerUnit(_non_negative_amount(match["amount"]), UNIT_WORDS[match["unit"]])
+    other = _OTHER_UNIT.match(text)
+    if other:
+        raise Invalid(
+            f"{_short(cell)!r}: a standard per {other['unit']} is not supported; fee standards "
+            "are per month, semester or day (月/学期/天): convert it, e.g. 2000元/学期",
+            f"“{_short(cell)}”：不支持按“{other['unit']}”计费的标准；收费标准须按月、学期或天计，"
+            "请换算后填写，例如“2000元/学期”",
+        )
     return _non_negative_amount(cell)
 
 
@@ -181,8 +193,10 @@ def _standard_unit(record: dict[str, Any]) -> Problem | None:
             return Problem(
                 0,
                 "unit",
-                f"the amount says per {amount.unit}, the unit column says {record['unit']}",
-                f"金额写的是每{_UNIT_ZH[amount.unit]}，计费单位列却是{_UNIT_ZH[record['unit']]}",
+                f"the amount says per {amount.unit}, the unit column says {record['unit']}: "
+                "correct one of them, or leave the unit column empty",
+                f"金额写的是每{_UNIT_ZH[amount.unit]}，计费单位列却是{_UNIT_ZH[record['unit']]}："
+                "请改正其中之一，或将计费单位列留空",
             )
     if record.get("unit") is None:
         return Problem(
@@ -419,17 +433,20 @@ _ZH_NAMES = {
 
 
 AMBIGUOUS_PRIVATE = "?private"  # 民办/私立: non-profit or for-profit? (_kindergarten_category)
+NOT_INCLUSIVE_PRIVATE = "?private-not-inclusive"  # 民办非普惠: the same question
 _AMBIGUOUS_PRIVATE = {"民办", "民办园", "民办幼儿园", "私立", "私立园", "私立幼儿园"}
 _NOT_INCLUSIVE_PRIVATE = {"民办非普", "民办非普惠", "非普惠性民办", "非普惠民办", "非普惠"}
 _category_enum = _enum(Category)
 
 
 def _category(cell: str) -> str:
+    """The category code, or a marker with the words as written (民办, 私立, 民办非普惠…) that
+    _kindergarten_category settles with 是否普惠 or refuses."""
     text = re.sub(r"\s+", "", unicodedata.normalize("NFKC", cell))
     if text in _AMBIGUOUS_PRIVATE:
-        return AMBIGUOUS_PRIVATE
+        return f"{AMBIGUOUS_PRIVATE}:{text}"
     if text in _NOT_INCLUSIVE_PRIVATE:
-        return AMBIGUOUS_PRIVATE + "-not-inclusive"
+        return f"{NOT_INCLUSIVE_PRIVATE}:{text}"
     return _category_enum(cell)
 
 
@@ -437,28 +454,39 @@ def _kindergarten_category(record: Mapping[str, Any]) -> Problem | None:
     """Settle 办园性质 with 是否普惠: a private kindergarten marked inclusive is inclusive_private;
     a bare 民办 or 私立 is refused, saying what to write instead."""
     category, inclusive = record.get("category"), record.pop("inclusive", None)
-    hint_en = (
-        "write 非营利性民办 (nonprofit_private) or 营利性民办 (forprofit_private), or 普惠性民办 "
-        "(inclusive_private) if it is recognised as inclusive, or give the column 是否普惠"
+    marker, _, written = (
+        (category or "").partition(":") if isinstance(category, str) else ("", "", "")
     )
-    hint_zh = (
-        "请写明“非营利性民办”或“营利性民办”；经认定为普惠园的写“普惠性民办”，或填写“是否普惠”列"
-    )
-    if category == AMBIGUOUS_PRIVATE and inclusive:
+    choose_en = "write 非营利性民办 (nonprofit_private) or 营利性民办 (forprofit_private)"
+    choose_zh = "请写明“非营利性民办”或“营利性民办”"
+    if marker == AMBIGUOUS_PRIVATE and inclusive:
         record["category"] = Category.INCLUSIVE_PRIVATE.value
-    elif isinstance(category, str) and category.startswith(AMBIGUOUS_PRIVATE):
-        if inclusive and category.endswith("not-inclusive"):
-            return Problem(
-                0,
-                "inclusive",
-                "是否普惠 says yes, 办园性质 says not inclusive",
-                "是否普惠为“是”，但办园性质写明非普惠",
-            )
+    elif marker == NOT_INCLUSIVE_PRIVATE and inclusive:
+        return Problem(
+            0,
+            "inclusive",
+            f"是否普惠 says yes, 办园性质 says not inclusive ({written})",
+            f"是否普惠为“是”，但办园性质写明非普惠（{written}）",
+        )
+    elif marker in (AMBIGUOUS_PRIVATE, NOT_INCLUSIVE_PRIVATE) and (
+        inclusive is False or marker == NOT_INCLUSIVE_PRIVATE
+    ):
         return Problem(
             0,
             "category",
-            f"a private kindergarten, but is it non-profit or for-profit? {hint_en}",
-            f"只写了民办，无法判断是非营利性还是营利性：{hint_zh}",
+            f"{written!r}: a private kindergarten that is not inclusive, but is it non-profit or "
+            f"for-profit? {choose_en}",
+            f"办园性质“{written}”：非普惠的民办园，但无法判断是非营利性还是营利性；{choose_zh}",
+        )
+    elif marker == AMBIGUOUS_PRIVATE:
+        return Problem(
+            0,
+            "category",
+            f"{written!r}: a private kindergarten, but is it non-profit or for-profit? "
+            f"{choose_en}, or 普惠性民办 (inclusive_private) if it is recognised as inclusive, "
+            "or give the column 是否普惠",
+            f"办园性质只写了“{written}”，无法判断是非营利性还是营利性：{choose_zh}；"
+            "经认定为普惠园的写“普惠性民办”，或填写“是否普惠”列",
         )
     elif inclusive and category == Category.NONPROFIT_PRIVATE.value:
         record["category"] = Category.INCLUSIVE_PRIVATE.value
@@ -679,6 +707,11 @@ RECORD_TYPES: dict[str, RecordType] = {
 
 
 REQUIRED_MISSING = ("required value is missing", "缺少必填值")
+REGION_MISSING = (
+    "required value is missing (a district's own list: import it with --region CODE, or choose "
+    "the district on the import page)",
+    "缺少必填值（本区县自己的名单：导入时使用 --region 代码，或在导入页面选择区县）",
+)
 NUL_IN_CELL = ("the cell holds a NUL character (binary data)", "单元格含有 NUL 字符（二进制数据）")
 FORMULA_STARTS = frozenset("=+-@\t\r")
 
@@ -697,7 +730,8 @@ def parse_cells(
                 cell = cell[1:]  # a spreadsheet's text marker, as our own exports write it
         if not cell:
             if required:
-                errors.append(Problem(0, name, *REQUIRED_MISSING))
+                missing = REGION_MISSING if name == "region_code" else REQUIRED_MISSING
+                errors.append(Problem(0, name, *missing))
             continue
         if "\x00" in cell:
             errors.append(Problem(0, name, *NUL_IN_CELL))

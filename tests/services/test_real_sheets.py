@@ -92,11 +92,17 @@ def test_what_is_really_ambiguous_is_refused_with_what_to_write(session, taxonom
     assert "is also row 2's (北京市海淀区阳光幼儿园)" in errors[3]
     assert "e.g. 教民111010870000011号-1" in errors[3]
     assert errors[4].startswith(
-        "办园性质: a private kindergarten, but is it non-profit or for-profit?"
+        "办园性质: '民办': a private kindergarten, but is it non-profit or for-profit?"
     )
     assert "写明“非营利性民办”或“营利性民办”" in report.errors[1].reason_zh
-    assert errors[5].startswith("办园性质: a private kindergarten, but is it non-profit")  # 私立
-    assert errors[6].startswith("办园性质: a private kindergarten")  # 民办非普: still which?
+    # 私立 with 是否普惠 否: not inclusive, but still which?
+    assert errors[5].startswith("办园性质: '私立': a private kindergarten that is not inclusive")
+    assert "办园性质“私立”" in report.errors[2].reason_zh
+    # 民办非普: not inclusive, but still which? (and no advice to fill 是否普惠)
+    assert errors[6].startswith(
+        "办园性质: '民办非普': a private kindergarten that is not inclusive"
+    )
+    assert "是否普惠" not in errors[6]
     assert errors[7].startswith("是否普惠: a for-profit kindergarten cannot be inclusive")
     assert report.created == 2  # line 2, and line 8 (民办 + 是否普惠 是 = inclusive private)
 
@@ -128,7 +134,10 @@ def test_a_unit_in_the_amount_header_applies_and_a_conflict_is_refused(session, 
     make_kindergarten(session, code="K310104001", region_code="310104")
     report = _import(session, taxonomy, "fee-standards", "fee-lines-unit-in-header.bom.csv")
     assert any("the unit (month) is taken from the header" in w for w in report.warnings)
-    assert _errors(report) == {4: "unit: the amount says per day, the unit column says month"}
+    assert _errors(report) == {
+        4: "unit: the amount says per day, the unit column says month: correct one of them, "
+        "or leave the unit column empty"
+    }
     assert session.scalars(select(FeeStandard.unit)).all() == ["month"]
 
 
@@ -161,3 +170,42 @@ def test_the_readme_lists_every_header_feecheck_accepts() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     published = readme.split("<!-- headers:start -->\n", 1)[1].split("\n<!-- headers:end -->", 1)[0]
     assert published == headers_table()
+
+
+def test_a_two_row_header_footer_lines_and_a_blank_region_cell(session, taxonomy) -> None:  # type: ignore[no-untyped-def]
+    report = _import(
+        session, taxonomy, "kindergartens", "town-list-two-row-header.bom.csv", fill_region="310104"
+    )
+    assert (report.status, report.created, report.rejected) == ("committed", 2, 0), (
+        report.error_lines()
+    )
+    stored = dict(session.execute(select(Kindergarten.code, Kindergarten.region_code)).all())
+    assert stored == {"教民131010870000021号": "310104", "教民131010870000022号": "310104"}
+    notes = " ".join(report.warnings)
+    assert "the header is written over lines 2 and 3" in notes
+    assert "3 lines are totals or notes below the list (lines 6 合计：2所; 7 注：" in notes
+    assert "1 rows had an empty region_code: filled with 310104 (--region)" in notes
+
+
+def test_a_written_region_is_never_overridden_and_a_blank_one_needs_region(
+    session, taxonomy
+) -> None:  # type: ignore[no-untyped-def]
+    report = _import(session, taxonomy, "kindergartens", "town-list-two-row-header.bom.csv")
+    assert _errors(report)[4].startswith(
+        "行政区划: required value is missing (a district's own list: import it with --region"
+    )
+    assert report.created == 1  # the row whose region is written
+
+
+def test_an_empty_unit_cell_takes_the_headers_unit_and_hourly_prices_are_refused(
+    session, taxonomy
+) -> None:  # type: ignore[no-untyped-def]
+    make_kindergarten(session, code="K310104001", region_code="310104")
+    report = _import(session, taxonomy, "fee-standards", "fee-lines-unit-column-empty.gb18030.csv")
+    errors = _errors(report)
+    assert list(errors) == [5]
+    assert "a standard per 小时 is not supported" in errors[5]
+    assert "不支持按“小时”计费" in report.errors[0].reason_zh
+    stored = dict(session.execute(select(FeeStandard.fee_item, FeeStandard.unit)).all())
+    assert stored == {"保教费": "month", "住宿费": "month", "伙食费": "day"}
+    assert any("2 rows had an empty unit: filled with month" in w for w in report.warnings)

@@ -14,14 +14,17 @@ from feecheck.engine.measures import FOUR, plain, withdrawal_refund_due
 
 @evaluator("refund_on_withdrawal")
 def refund_on_withdrawal(ctx: Context) -> Iterator[Outcome]:
-    params = ctx.params()
-    due_days = params.get("refund_due_days")
-    formula = params.get("refund_formula")
-    categories = set(params.get("refund_categories"))
     for charge in ctx.kg.charges_covering_withdrawal:
         child = ctx.child(charge)
-        if charge.item_category not in categories or child.left_on is None:
+        if child.left_on is None:
             continue
+        # a per-charge rule: the formula in force when the fee was paid (fee-rules §3), even when
+        # the refund falls due after that formula expired
+        params = ctx.params(charge.paid_on)
+        if charge.item_category not in set(params.get("refund_categories")):
+            continue
+        due_days = params.get("refund_due_days")
+        formula = params.get("refund_formula")
         due_by = child.left_on + timedelta(days=due_days)
         if not ctx.period.contains(due_by) or due_by > ctx.as_of:
             continue
