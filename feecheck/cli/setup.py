@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 import sys
 import time
+from datetime import date
 from pathlib import Path
 
 import click
@@ -19,9 +20,10 @@ from feecheck.domain.categories import Role
 from feecheck.engine.taxonomy import load_taxonomy
 from feecheck.extensions import db
 from feecheck.models import Kindergarten, User
+from feecheck.services import rules as rules_service
 from feecheck.services import schema
 from feecheck.services.audit import Actor
-from feecheck.services.demo import DemoError, build_demo
+from feecheck.services.demo import DemoError, build_demo, check_demo
 from feecheck.services.importing import fail_stale_batches
 from feecheck.services.users import UserError, create_user
 
@@ -54,6 +56,9 @@ def demo_command(seed: int) -> None:
     session.commit()
     summary = ", ".join(f"{name} {n}" for name, n in counts.items())
     click.echo(f"demo data written in {time.perf_counter() - started:.1f} s: {summary}")
+    found = check_demo(session, rules_service.cached(current_app.config["RULES_DIR"]), date.today())
+    session.commit()
+    click.echo(f"the demo school year checked: {found} findings stored")
 
 
 @click.group("user", cls=AppGroup)
@@ -98,6 +103,9 @@ def quickstart_command(host: str, port: int, no_serve: bool) -> None:
         click.echo("writing demo data …")
         build_demo(session, load_taxonomy(app.config["RULES_DIR"]))
         session.commit()
+        found = check_demo(session, rules_service.cached(app.config["RULES_DIR"]), date.today())
+        session.commit()
+        click.echo(f"the demo school year checked: {found} findings stored")
     logins = _demo_logins(app)
     failed = fail_stale_batches(session)  # left running by a server that was stopped
     if failed:

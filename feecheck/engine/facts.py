@@ -8,6 +8,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from functools import cached_property
 
+from feecheck.domain.fee_items import normalise_item
 from feecheck.domain.periods import Period, overlap_days
 
 
@@ -156,25 +157,42 @@ class KindergartenFacts:
     def standards_in_effect(
         self, day: date, item_category: str | None = None
     ) -> list[StandardFact]:
-        """One standard per item in effect on a day (the latest to take effect wins)."""
-        latest: dict[str, StandardFact] = {}
+        """The standards in effect on a day, per item those that took effect last: a later
+        standard of an item supersedes an earlier one; two standards of one item (synonyms such
+        as 保教费 and 学费) taking effect on the same day are both kept, never only the higher."""
+        latest: dict[str, list[StandardFact]] = {}
         for s in self.standards:
             if not s.in_effect(day) or (item_category and s.item_category != item_category):
                 continue
             kept = latest.get(s.item_key)
-            if kept is None or (s.effective_from, s.amount) > (kept.effective_from, kept.amount):
-                latest[s.item_key] = s
-        return sorted(latest.values(), key=lambda s: (s.item_key, s.effective_from))
+            if kept is None or s.effective_from > kept[0].effective_from:
+                latest[s.item_key] = [s]
+            elif s.effective_from == kept[0].effective_from:
+                kept.append(s)
+        return sorted(
+            (s for group in latest.values() for s in group),
+            key=lambda s: (s.item_key, s.effective_from, s.fee_item),
+        )
 
-    def match_standard(self, item_key: str, item_category: str, day: date) -> StandardMatch:
+    def match_standard(
+        self, item_key: str, item_category: str, day: date, fee_item: str = ""
+    ) -> StandardMatch:
         """The standard a charge is judged by (fee-rules.md §4 "Which standard a charge is judged
-        by"): its own item's standard in effect on `day`; else, when exactly one standard of its
-        category is in effect, that one; several and none of them its own: none (ambiguous),
-        never the highest. Unclassified items are matched by item only."""
+        by"): its own item's standard in effect on `day` (where synonyms have a standard each,
+        the one written as the charge is); else, when exactly one standard of its category is in
+        effect, that one; several and none of them its own: none (ambiguous), never the highest.
+        Unclassified items are matched by item only."""
         in_effect = self.standards_in_effect(day)
         own = [s for s in in_effect if s.item_key == item_key]
-        if own:
+        if len(own) > 1 and fee_item:
+            written = normalise_item(fee_item)
+            exact = [s for s in own if normalise_item(s.fee_item) == written]
+            if len(exact) == 1:
+                return StandardMatch(exact[0], "item")
+        if len(own) == 1:
             return StandardMatch(own[0], "item")
+        if own:
+            return StandardMatch(None, "ambiguous", tuple(own))
         if item_category == "unclassified":
             return StandardMatch(None, "none")
         of_category = [s for s in in_effect if s.item_category == item_category]

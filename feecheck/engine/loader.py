@@ -524,4 +524,9 @@ def _overlaps(a: DatedValue, b: DatedValue) -> bool:
 
 
 def _show(value: Any) -> str:
-    return str(list(value)) if isinstance(value, tuple) else str(value)
+    """A value as the rules' author wrote it: 650.00, [a, b], by grade: model 650.00, …"""
+    if isinstance(value, GradeTable):
+        return "by grade: " + ", ".join(f"{g} {_show(v)}" for g, v in value.values)
+    if isinstance(value, tuple | list):
+        return "[" + ", ".join(_show(v) for v in value) + "]"
+    return str(value)

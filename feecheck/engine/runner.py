@@ -17,7 +17,9 @@ from feecheck.engine.specs import GradeTable, Ruleset, RuleSpec
 GRADE_ZH = {g.value: g.label_zh for g in Grade}
 UNVERIFIED_ZH = "（所依据的本地参数未经核实，仅作提示，不作违规认定。）"
 UNVERIFIED_EN = " (The local value it rests on is unverified: a warning, not a violation.)"
-UNOFFICIAL_ZH = "（该年度的法定节假日安排尚未公布，工作日暂按周一至周五计算，仅作提示，不作违规认定。）"
+UNOFFICIAL_ZH = (
+    "（该年度的法定节假日安排尚未公布，工作日暂按周一至周五计算，仅作提示，不作违规认定。）"
+)
 UNOFFICIAL_EN = (
     " (The year's official holiday schedule is not published yet; working days were counted "
     "Monday to Friday: a warning, not a violation.)"
@@ -105,6 +107,8 @@ def _outcomes(context: Context) -> list[Outcome]:
     try:
         return list(EVALUATORS[context.rule.kind](context))
     except NeedsGrade as missing:
+        if _no_grade_finds_anything(context, missing):
+            return []  # the same (nothing) whatever the grade: no need to know it
         return [_needs_grade(context, missing)]
     except (ArithmeticError, ValueError, TypeError, KeyError, OverflowError) as exc:
         reason = f"{type(exc).__name__}: {exc}"[:300]
@@ -123,6 +127,25 @@ def _outcomes(context: Context) -> list[Outcome]:
                 ),
             )
         ]
+
+
+def _no_grade_finds_anything(context: Context, missing: NeedsGrade) -> bool:
+    """True when the rule finds nothing for any grade of the table (a charge below the lowest
+    cap, a subsidy above the highest standard): then the missing grade does not matter."""
+    for grade, _value in missing.value.value.values:
+        graded = Context(
+            context.rule,
+            replace(context.kg, grade=grade),
+            context.period,
+            context.resolver,
+            context.as_of,
+        )
+        try:
+            if any(True for _ in EVALUATORS[context.rule.kind](graded)):
+                return False
+        except (NeedsGrade, ArithmeticError, ValueError, TypeError, KeyError, OverflowError):
+            return False
+    return True
 
 
 def _needs_grade(context: Context, missing: NeedsGrade) -> Outcome:

@@ -116,12 +116,18 @@ def load_facts(
     kg_ids: Sequence[int],
     windows: FactWindows,
     item_key: Callable[[str], str] = str,
+    families: frozenset[str] | None = None,
 ) -> dict[int, KindergartenFacts]:
     """The facts of some kindergartens that can affect the windows' months, one query a family.
 
-    `item_key` tells which fee items are one item (FeeItemTaxonomy.item_key)."""
+    `item_key` tells which fee items are one item (FeeItemTaxonomy.item_key). `families` limits
+    what is loaded besides the kindergartens, their accounts and children (e.g. {"funding"} for
+    per-child funding figures); None loads every family a check needs."""
+
+    def wanted(family: str) -> bool:
+        return families is None or family in families
+
     ids = list(kg_ids)
-    as_of = windows.as_of
     facts: dict[int, KindergartenFacts] = {}
     for kg in session.execute(
         select(
@@ -161,6 +167,27 @@ def load_facts(
     ):
         facts[c.kindergarten_id].children[c.id] = ChildFact(*c[1:])
 
+    if wanted("charges"):
+        _load_charges(session, ids, windows, item_key, facts)
+    if wanted("standards"):
+        _load_standards(session, ids, item_key, facts)
+    if wanted("funding"):
+        _load_funding(session, ids, windows, facts)
+    if wanted("absences"):
+        _load_absences(session, ids, windows, facts)
+    if wanted("inspections"):
+        _load_inspections(session, ids, windows, facts)
+    return facts
+
+
+def _load_charges(
+    session: Session,
+    ids: list[int],
+    windows: FactWindows,
+    item_key: Callable[[str], str],
+    facts: dict[int, KindergartenFacts],
+) -> None:
+    as_of = windows.as_of
     paid_first, paid_last = windows.paid
     cover_first, cover_last = windows.covering
     charge_filter = and_(
@@ -197,6 +224,14 @@ def load_facts(
         )
     ):
         facts[charge_kg[r.charge_id]].refunds.setdefault(r.charge_id, []).append(RefundFact(*r))
+
+
+def _load_standards(
+    session: Session,
+    ids: list[int],
+    item_key: Callable[[str], str],
+    facts: dict[int, KindergartenFacts],
+) -> None:
     for s in session.execute(
         select(
             FeeStandard.kindergarten_id,
@@ -210,6 +245,12 @@ def load_facts(
         ).where(FeeStandard.kindergarten_id.in_(ids))
     ):
         facts[s.kindergarten_id].standards.append(StandardFact(*s[1:], item_key(s.fee_item)))
+
+
+def _load_funding(
+    session: Session, ids: list[int], windows: FactWindows, facts: dict[int, KindergartenFacts]
+) -> None:
+    as_of = windows.as_of
     covered_first, covered_last = windows.funding_covering
     received_first, received_last = windows.funding_received
     for f in session.execute(
@@ -231,6 +272,11 @@ def load_facts(
         )
     ):
         facts[f.kindergarten_id].funding.append(FundingFact(*f[1:]))
+
+
+def _load_absences(
+    session: Session, ids: list[int], windows: FactWindows, facts: dict[int, KindergartenFacts]
+) -> None:
     for a in session.execute(
         select(
             Absence.kindergarten_id,
@@ -241,6 +287,12 @@ def load_facts(
         ).where(Absence.kindergarten_id.in_(ids), Absence.month.in_(windows.absence_months))
     ):
         facts[a.kindergarten_id].absences[(a.child_id, a.month)] = AbsenceFact(*a[1:])
+
+
+def _load_inspections(
+    session: Session, ids: list[int], windows: FactWindows, facts: dict[int, KindergartenFacts]
+) -> None:
+    as_of = windows.as_of
     inspected_first, inspected_last = windows.inspected
     for i in session.execute(
         select(
@@ -254,7 +306,6 @@ def load_facts(
         )
     ):
         facts[i.kindergarten_id].inspections.append(InspectionFact(*i[1:]))
-    return facts
 
 
 def ruleset_for(rules_dir: Path) -> Ruleset:

@@ -16,31 +16,16 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, Literal, TextIO
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from feecheck.domain.categories import (
-    Category,
-    Collector,
-    FeeUnit,
-    FundingSource,
-    Grade,
-    Hardship,
-    LabelledEnum,
-)
 from feecheck.domain.regions import scope_prefix
-from feecheck.models import Charge, Child, FiledAccount, Kindergarten
-from feecheck.services.record_types import RecordType
+from feecheck.models import FiledAccount, Kindergarten
+from feecheck.services.record_rows import cells_select, stored_fields
+from feecheck.services.record_types import ENUM_FIELDS, RecordType
 
 Language = Literal["en", "zh"]
-ENUMS: dict[str, type[LabelledEnum]] = {
-    "category": Category,
-    "unit": FeeUnit,
-    "source": FundingSource,
-    "hardship": Hardship,
-    "collector": Collector,
-    "grade": Grade,
-}
+ENUMS = ENUM_FIELDS
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -67,17 +52,6 @@ def format_cell(name: str, value: Any, language: Language = "en") -> str:
     return str(value)
 
 
-def _column(record_type: RecordType, name: str) -> ColumnElement[Any]:
-    model = record_type.model
-    if name == "kindergarten_code":
-        return Kindergarten.code
-    if name == "child_ref" and model is not Child:
-        return Child.child_ref
-    if name == "receipt_no" and model is not Charge:
-        return Charge.receipt_no
-    return getattr(model, name)  # type: ignore[no-any-return]
-
-
 def export_rows(
     session: Session,
     record_type: RecordType,
@@ -86,16 +60,8 @@ def export_rows(
 ) -> Iterator[list[str]]:
     """The records of one type as CSV cells, in a stable order, streamed from the database."""
     model: Any = record_type.model
-    names = [f.name for f in record_type.fields if f.name != "filed_accounts" and f.stored]
-    statement = select(*(_column(record_type, n) for n in names))
-    if model is Kindergarten:
-        statement = statement.add_columns(Kindergarten.id)
-    else:
-        statement = statement.join(Kindergarten, Kindergarten.id == model.kindergarten_id)
-        if "child_ref" in names and model is not Child:
-            statement = statement.join(Child, Child.id == model.child_id)
-        if "receipt_no" in names and model is not Charge:
-            statement = statement.join(Charge, Charge.id == model.charge_id)
+    names = stored_fields(record_type)
+    statement = cells_select(record_type, Kindergarten.id)
     if region_code is not None:
         statement = statement.where(Kindergarten.region_code.startswith(scope_prefix(region_code)))
     statement = statement.order_by(Kindergarten.code, model.id)

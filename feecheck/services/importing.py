@@ -23,7 +23,6 @@ import hashlib
 import logging
 import os
 import re
-import socket
 import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import suppress
@@ -54,6 +53,8 @@ from feecheck.services.record_types import (
     unit_in,
 )
 from feecheck.services.upsert import Actor, RecordWriter
+from feecheck.services.workers import WORKER as WORKER  # where tests and callers found it
+from feecheck.services.workers import alive, worker
 
 ENCODINGS = ("auto", "utf-8", "gb18030")
 DELIMITERS = (",", "\t", ";")
@@ -274,6 +275,7 @@ class CsvSource:
     # field -> value for empty cells of a column the file has (--region; a unit in a header)
     defaults: dict[str, str] = field(default_factory=dict)
     default_reasons: dict[str, str] = field(default_factory=dict)
+    must_agree: frozenset[str] = frozenset()  # defaults that cells may not contradict (a unit)
 
     notes: list[str] = field(default_factory=list)  # found while reading (extra cells)
 
@@ -334,18 +336,25 @@ class CsvSource:
                 record = dict(zip(names, cells, strict=True))
                 if fill:
                     record.update(fill)
+                conflict = None
                 for name, value in defaults.items():
                     if not record[name].strip():
                         record[name] = value
                         defaulted[name] += 1
+                    elif name in self.must_agree:
+                        conflict = self._disagrees(line, name, record[name], value)
+                if conflict is not None:
+                    yield line, None, conflict
+                    continue
                 yield line, record, None
         if footers:
             shown = "; ".join(f"{line} {text[:20]}" for line, text in footers[:5]) + (
                 " …" if len(footers) > 5 else ""
             )
             self.notes.append(
-                f"{len(footers)} 行是表尾的合计或说明（第 {shown} 行），已跳过 / {len(footers)} "
-                f"lines are totals or notes below the list (lines {shown}) and were skipped"
+                f"{len(footers)} 行是合计、说明或页眉页脚（第 {shown} 行），已跳过 / "
+                f"{len(footers)} lines are totals, notes or page lines, not records (lines "
+                f"{shown}), and were skipped"
             )
         for name, count in defaulted.items():
             if count:
@@ -370,7 +379,27 @@ class CsvSource:
                 "the extra cells were ignored"
             )
 
+    def _disagrees(self, line: int, name: str, cell: str, value: str) -> Problem | None:
+        """A cell that contradicts what the header says for its column (元/月 above, 天 in it)."""
+        try:
+            written = self.record_type.field(name).parse(cell.strip())
+        except (Refused, ValueError):
+            return None  # parse_cells reports it
+        if written == value:
+            return None
+        header = self.default_reasons.get(name, "")
+        zh = self.record_type.field(name).zh
+        return Problem(
+            line,
+            self.headers.get(name, name),
+            f"the column says {written}, its header {header!r} says per {value}: correct one of "
+            "them",
+            f"“{zh}”为{_UNIT_ZH.get(written, written)}，表头“{header}”却写明按"
+            f"{_UNIT_ZH.get(value, value)}计：请改正其中之一",
+        )
 
+
+_UNIT_ZH = {"month": "月", "semester": "学期", "day": "天"}
 RowRead = tuple[int, dict[str, str] | None, Problem | None]
 # Lines under a published list that are not records: totals, notes, who filled it in.
 _FOOTER = re.compile(
@@ -380,13 +409,23 @@ _FOOTER = re.compile(
 _NUMERIC = re.compile(r"^[¥￥]?-?[\d,]+(?:\.\d+)?\s*(?:元|所|人|个|名)?$")
 
 
+# A line alone in its row that a printout or a PDF repeats on its pages: 第 1 页，共 2 页, a title
+# carried over (…名单（续表）), Page 2 of 5.
+_PAGE_LINE = re.compile(
+    r"第\s*\d+\s*页|共\s*\d+\s*页|续表|[（(]续[）)]|名单|一览表|统计表|^page\s*\d+", re.IGNORECASE
+)
+
+
 def _footer(row: list[str]) -> str | None:
-    """The text of a footer line (合计：2所, 注：…), or None: a footer starts with such a word
-    and holds nothing else but numbers (the totals)."""
+    """The text of a line that is not a record (合计：2所, 注：…, 第 1 页，共 2 页, a title carried
+    over to the next page), or None: a footer starts with such a word and holds nothing else but
+    numbers (the totals); a page line is alone in its row."""
     cells = [c.strip() for c in row if c.strip()]
     if not cells:
         return None
     first = unicodedata.normalize("NFKC", cells[0])
+    if len(cells) == 1 and _PAGE_LINE.search(first):
+        return cells[0]
     if not _FOOTER.match(first):
         return None
     if all(_NUMERIC.match(unicodedata.normalize("NFKC", c)) for c in cells[1:]):
@@ -469,7 +508,7 @@ def open_csv(
             above = (starts, cells)
     assert best is not None
     _found, header_start, header_line, header, columns = best
-    headers = {name: header[index].strip() for name, index in columns.items()}
+    headers = {name: join_lines(header[index].strip()) for name, index in columns.items()}
     missing = [f for f in record_type.fields if f.name in required and f.name not in columns]
     if missing:
         wanted = ", ".join(f"{f.name} ({f.zh})" for f in missing)
@@ -479,8 +518,20 @@ def open_csv(
             f"{record_type.zh}文件缺少必填列：{wanted}；表头为：{shown}",
         )
     taken = set(columns.values())
-    unknown = [join_lines(c.strip()) for i, c in enumerate(header) if c.strip() and i not in taken]
-    warnings = [f"列“{c}”无法识别，已忽略 / unknown column {c!r} ignored" for c in unknown]
+    warnings = []
+    for i, c in enumerate(header):
+        text = join_lines(c.strip())
+        if not text or i in taken:
+            continue
+        also = record_type.field_for_header(c)
+        if also is not None:  # a second column naming a field: say which one is used
+            used = headers[also]
+            warnings.append(
+                f"列“{text}”与“{used}”都表示 {also}，使用“{used}”，该列已忽略 / column {text!r} "
+                f"also names {also}; {used!r} is used and this one ignored"
+            )
+        else:
+            warnings.append(f"列“{text}”无法识别，已忽略 / unknown column {text!r} ignored")
     if two_rows:
         warnings.append(
             f"表头写在第 {header_start} 至 {header_line} 两行，已按列合并 / the header is written "
@@ -498,6 +549,7 @@ def open_csv(
     # region written in the file)
     defaults = {name: value for name, value in fill.items() if name in columns}
     reasons = dict.fromkeys(defaults, "--region")
+    agree: set[str] = set()
     if record_type.name == "fee-standards" and "amount" in columns:
         unit = unit_in(normalise_header(headers["amount"]))  # 收费标准（元/生·月）
         if unit is not None and "unit" not in columns:
@@ -506,9 +558,10 @@ def open_csv(
                 f"计费单位取自表头“{headers['amount']}” / the unit ({unit}) is taken from the "
                 f"header {headers['amount']!r}"
             )
-        elif unit is not None:  # empty 计费单位 cells take the header's unit
+        elif unit is not None:  # empty 计费单位 cells take the header's unit; others agree with it
             defaults["unit"] = unit
             reasons["unit"] = headers["amount"]
+            agree.add("unit")
     for name, value in fill.items():
         if name in columns:
             continue
@@ -530,32 +583,29 @@ def open_csv(
         fill=filled,
         defaults=defaults,
         default_reasons=reasons,
+        must_agree=frozenset(agree),
     )
 
 
 def _columns_of(record_type: RecordType, cells: list[str]) -> dict[str, int]:
-    """field -> column index for a header row; when two columns name one field, the one
-    written as the field's own name (English or Chinese) wins over an alias, else the first."""
+    """field -> column index for a header row. When two columns name one field, the one written
+    as the field's own name (English or Chinese) wins, else the alias listed first in
+    RECORD_TYPES (the licence number before the credit code), else the first column."""
     columns: dict[str, int] = {}
-    exact: set[str] = set()
+    ranks: dict[str, int] = {}
     for index, cell in enumerate(cells):
         name = record_type.field_for_header(cell)
         if name is None:
             continue
-        own = normalise_header(cell) in {
-            normalise_header(name),
-            normalise_header(record_type.field(name).zh),
-        }
-        if own and name in exact:
+        rank = record_type.header_rank(name, cell)
+        if rank <= 1 and ranks.get(name, 99) <= 1:
             first = cells[columns[name]].strip()
             raise FileRefused(
                 f"column {name} appears twice ({first!r} and {cell.strip()!r})",
                 f"列 {name} 出现了两次（“{first}”和“{cell.strip()}”）",
             )
-        if name not in columns or (own and name not in exact):
-            columns[name] = index
-            if own:
-                exact.add(name)
+        if rank < ranks.get(name, 99):
+            columns[name], ranks[name] = index, rank
     return columns
 
 
@@ -603,7 +653,7 @@ def start_batch(
         file_name=file_name[:255],
         sha256=sha256,
         status="pending",
-        worker=WORKER,
+        worker=worker(),
         fill_region=options.fill_region,
         atomic=options.atomic,
         user_id=user.id if user else None,
@@ -657,7 +707,7 @@ def run_import(
     report.batch_id, report.sha256 = batch.id, batch.sha256
     actor = actor or Actor.of(user, "import")
     begin_write(session, BATCHES)
-    batch.status, batch.worker, batch.heartbeat_at = "running", WORKER, datetime.now(UTC)
+    batch.status, batch.worker, batch.heartbeat_at = "running", worker(), datetime.now(UTC)
     session.commit()
     try:
         source = open_csv(path, record_type, options.encoding, _fill(record_type, options))
@@ -845,40 +895,31 @@ def _parsed(source: CsvSource, options: ImportOptions) -> Iterator[ParsedChunk]:
 
 # --- batches that outlived their process ----------------------------------------------------
 
-WORKER = f"{socket.gethostname()[:60]}:{os.getpid()}"
-STALE_AFTER = timedelta(hours=2)  # a batch on another machine with no sign of life this long
 
-
-def _alive(worker: str | None, heartbeat: datetime | None, now: datetime) -> bool:
-    host, _, pid = (worker or "").rpartition(":")
-    if host == socket.gethostname()[:60] and pid.isdigit():
-        try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
-    if heartbeat is None:
-        return False
-    if heartbeat.tzinfo is None:
-        heartbeat = heartbeat.replace(tzinfo=UTC)
-    return now - heartbeat < STALE_AFTER
+def _stale(batch: ImportBatch, now: datetime) -> bool:
+    return batch.worker != worker() and not alive(batch.worker, batch.heartbeat_at, now)
 
 
 def fail_stale_batches(session: Session) -> int:
     """Mark failed the batches left pending or running by a process that has died.
 
-    Called before every import and when the web app starts; returns how many were marked.
+    Called before every import and when the web app starts; returns how many were marked. Reads
+    first: the write lock is taken only when there is something to mark.
     """
     now = datetime.now(UTC)
+    unfinished = select(ImportBatch).where(ImportBatch.status.in_(("pending", "running")))
+    candidates = [batch.id for batch in session.scalars(unfinished) if _stale(batch, now)]
+    if not candidates:
+        return 0
     begin_write(session, BATCHES)
-    stale = [
+    stale = [  # read again under the lock: one may have finished meanwhile
         batch
         for batch in session.scalars(
-            select(ImportBatch).where(ImportBatch.status.in_(("pending", "running")))
+            unfinished.where(ImportBatch.id.in_(candidates)).execution_options(
+                populate_existing=True
+            )
         )
-        if batch.worker != WORKER and not _alive(batch.worker, batch.heartbeat_at, now)
+        if _stale(batch, now)
     ]
     for batch in stale:
         kept = f"（已写入 {batch.rows_done} 行）" if batch.rows_done else ""

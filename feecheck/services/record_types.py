@@ -193,10 +193,10 @@ def _standard_unit(record: dict[str, Any]) -> Problem | None:
             return Problem(
                 0,
                 "unit",
-                f"the amount says per {amount.unit}, the unit column says {record['unit']}: "
-                "correct one of them, or leave the unit column empty",
-                f"金额写的是每{_UNIT_ZH[amount.unit]}，计费单位列却是{_UNIT_ZH[record['unit']]}："
-                "请改正其中之一，或将计费单位列留空",
+                f"the amount says per {amount.unit}, the unit given for it (its column, or the "
+                f"amount's header) says {record['unit']}: correct one of them",
+                f"金额写的是每{_UNIT_ZH[amount.unit]}，计费单位（该列或金额列的表头）却是"
+                f"{_UNIT_ZH[record['unit']]}：请改正其中之一",
             )
     if record.get("unit") is None:
         return Problem(
@@ -360,6 +360,20 @@ class RecordType:
         """Normalised header text (English, Chinese or an alias) -> field name."""
         return dict(self._headers)
 
+    def header_rank(self, name: str, header: str) -> int:
+        """How well a header names a field: 0 its English name, 1 its Chinese name, then the
+        aliases in the order listed (办学许可证号 before 统一社会信用代码); lower wins when two
+        columns name one field."""
+        f = self.field(name)
+        key = normalise_header(header)
+        bare = _BRACKETED.sub("", key).strip("*")
+        parts = {_BRACKETED.sub("", part).strip("*") for part in _HEADER_PARTS.split(key)}
+        for rank, written in enumerate((f.name, f.zh, *f.aliases)):
+            known = normalise_header(written)
+            if known in (key, bare) or known in parts:
+                return rank
+        return len(f.aliases) + 2
+
     def field_for_header(self, header: str) -> str | None:
         """The field a header cell names, as real lists write them: a header broken over lines,
         with a unit or a note in brackets (标准金额（元）), a required mark (*), or naming two
@@ -443,11 +457,12 @@ def _category(cell: str) -> str:
     """The category code, or a marker with the words as written (民办, 私立, 民办非普惠…) that
     _kindergarten_category settles with 是否普惠 or refuses."""
     text = re.sub(r"\s+", "", unicodedata.normalize("NFKC", cell))
+    text = re.sub(r"[()\[\]【】]", "", text)  # 民办（普惠） is 民办普惠
     if text in _AMBIGUOUS_PRIVATE:
         return f"{AMBIGUOUS_PRIVATE}:{text}"
     if text in _NOT_INCLUSIVE_PRIVATE:
         return f"{NOT_INCLUSIVE_PRIVATE}:{text}"
-    return _category_enum(cell)
+    return _category_enum(text)
 
 
 def _kindergarten_category(record: Mapping[str, Any]) -> Problem | None:
@@ -761,3 +776,32 @@ def headers_table() -> str:
             mark = "*" if f.required else ""
             lines.append(f"| `{name}` | `{f.name}`{mark} | {'、'.join((f.zh, *f.aliases))} |")
     return "\n".join(lines)
+
+
+def kind_of(f: Field) -> str:
+    """How a form asks for a field: enum, bool, date, month, amount, count, accounts or text."""
+    if f.parse in (_date,):
+        return "date"
+    if f.parse is _month:
+        return "month"
+    if f.parse in (_bool, _inclusive):
+        return "bool"
+    if f.name == "filed_accounts":
+        return "accounts"
+    if f.parse in (_amount, _non_negative_amount, _positive_amount, _standard_amount):
+        return "amount"
+    if f.name in ENUM_FIELDS:
+        return "enum"
+    if f.name in ("capacity", "days_absent", "days_open"):
+        return "count"
+    return "text"
+
+
+ENUM_FIELDS: dict[str, type[LabelledEnum]] = {
+    "category": Category,
+    "unit": FeeUnit,
+    "source": FundingSource,
+    "hardship": Hardship,
+    "collector": Collector,
+    "grade": Grade,
+}

@@ -355,6 +355,7 @@ class RecordWriter:
         self.bulk = BulkWriter(session, self.table, self.key_cols)
         self.taxonomy = taxonomy
         self.not_allowed: list[tuple[int, str, str]] = []  # standards for items not allowed
+        self.moved: list[tuple[int, str, str, str]] = []  # kindergartens given another region
 
     def write(self, chunk: list[tuple[int, dict[str, Any]]]) -> UpsertResult:
         """Upsert one chunk of (row index, typed record); returns its counts and row errors.
@@ -407,20 +408,33 @@ class RecordWriter:
         return found
 
     def notes(self) -> list[str]:
-        """What was written but deserves a word (standards for items that may not be charged)."""
+        """What was written but deserves a word: kindergartens moved to another region, standards
+        for items that may not be charged."""
+        notes = []
+        if self.moved:
+            moved = "; ".join(
+                f"{line} {code} {before} → {after}" for line, code, before, after in self.moved[:10]
+            ) + (" …" if len(self.moved) > 10 else "")
+            notes.append(
+                f"{len(self.moved)} 所幼儿园的行政区划代码被更改（第 {moved} 行）：如非有意（例如 "
+                f"--region 选错），请用正确的区划重新导入 / {len(self.moved)} kindergartens were "
+                f"moved to another region (lines {moved}); if that was not meant (a wrong "
+                "--region), import the file again with the right one"
+            )
         if not self.not_allowed or self.taxonomy is None:
-            return []
+            return notes
         shown = "; ".join(
             f"{line} {item} ({self.taxonomy.name_zh(category)})"
             for line, item, category in self.not_allowed[:10]
         ) + (" …" if len(self.not_allowed) > 10 else "")
-        return [
+        notes.append(
             f"{len(self.not_allowed)} 个收费标准的项目属于禁止收费或无法归类的项目"
             f"（第 {shown} 行）：已导入，但批准的标准并不使其合法 / "
             f"{len(self.not_allowed)} fee standards are for items that may not be charged or "
             f"cannot be classified (lines {shown}): imported, but a standard does not make them "
             "legal"
-        ]
+        )
+        return notes
 
     def after_commit(self) -> None:
         """The transaction was committed: temporary tables may be gone with its connection."""
@@ -487,6 +501,10 @@ class RecordWriter:
             else:
                 self.rows.touch(row["id"], index)
                 changed = {c: v for c, v in values.items() if row[c] != v and c not in self.keep}
+                if "region_code" in changed and record_type.name == "kindergartens":
+                    self.moved.append(
+                        (index, values["code"], row["region_code"], changed["region_code"])
+                    )
                 if changed:
                     updates.append((dict(row), changed))
                 else:
@@ -517,6 +535,7 @@ class RecordWriter:
             moved_unchanged = [v for v in unchanged if v["code"] in moved]
             unchanged = [v for v in unchanged if v["code"] not in moved]
             result.updated += len(moved_unchanged)
+            self._bump([v["code"] for v in moved_unchanged])
         result.updated += len(updates)
         result.unchanged += len(unchanged)
         table = record_type.model.__tablename__
@@ -598,9 +617,22 @@ class RecordWriter:
             statement = (
                 update(self.table)
                 .where(self.table.c.id == bindparam("row_id"))
-                .values({c: bindparam(f"new_{c}") for c in columns})
+                .values(
+                    {c: bindparam(f"new_{c}") for c in columns}
+                    # every save bumps the version: a form open on the old values is stale
+                    | {"version": self.table.c.version + 1}
+                )
             )
             self.session.connection().execute(statement, params)
+
+    def _bump(self, codes: Collection[str]) -> None:
+        """Kindergartens whose filed accounts changed (and nothing else) are changed too."""
+        if codes:
+            self.session.execute(
+                update(Kindergarten)
+                .where(Kindergarten.code.in_(list(codes)))
+                .values(version=Kindergarten.version + 1)
+            )
 
 
 def _key_text(values: dict[str, Any], key_cols: list[str]) -> str:

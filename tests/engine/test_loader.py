@@ -260,6 +260,7 @@ def test_a_grade_table_may_not_weaken_one_grade(rules_copy: Path) -> None:
         "      reference: a city table\n",
         encoding="utf-8",
     )
-    assert "inclusive_care_fee_cap_per_month = 700.00 weakens rules/regions/370100.yaml" in (
-        _problems(rules_copy)
-    )
+    problems = _problems(rules_copy)
+    assert "inclusive_care_fee_cap_per_month = 700.00 weakens rules/regions/370100.yaml" in problems
+    assert "'s by grade: model 800.00, grade1 650.00 (bound: cap)" in problems  # not a repr
+    assert "GradeTable(" not in problems

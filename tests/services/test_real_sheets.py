@@ -135,8 +135,8 @@ def test_a_unit_in_the_amount_header_applies_and_a_conflict_is_refused(session, 
     report = _import(session, taxonomy, "fee-standards", "fee-lines-unit-in-header.bom.csv")
     assert any("the unit (month) is taken from the header" in w for w in report.warnings)
     assert _errors(report) == {
-        4: "unit: the amount says per day, the unit column says month: correct one of them, "
-        "or leave the unit column empty"
+        4: "unit: the amount says per day, the unit given for it (its column, or the amount's "
+        "header) says month: correct one of them"
     }
     assert session.scalars(select(FeeStandard.unit)).all() == ["month"]
 
@@ -183,7 +183,9 @@ def test_a_two_row_header_footer_lines_and_a_blank_region_cell(session, taxonomy
     assert stored == {"教民131010870000021号": "310104", "教民131010870000022号": "310104"}
     notes = " ".join(report.warnings)
     assert "the header is written over lines 2 and 3" in notes
-    assert "3 lines are totals or notes below the list (lines 6 合计：2所; 7 注：" in notes
+    assert (
+        "3 lines are totals, notes or page lines, not records (lines 6 合计：2所; 7 注：" in notes
+    )
     assert "1 rows had an empty region_code: filled with 310104 (--region)" in notes
 
 
@@ -203,9 +205,44 @@ def test_an_empty_unit_cell_takes_the_headers_unit_and_hourly_prices_are_refused
     make_kindergarten(session, code="K310104001", region_code="310104")
     report = _import(session, taxonomy, "fee-standards", "fee-lines-unit-column-empty.gb18030.csv")
     errors = _errors(report)
-    assert list(errors) == [5]
+    assert list(errors) == [4, 5]
+    # 按天 under a header that says 元/月: the two disagree
+    assert errors[4] == (
+        "计费方式: the column says day, its header '收费标准（元/月）' says per month: correct one "
+        "of them"
+    )
     assert "a standard per 小时 is not supported" in errors[5]
-    assert "不支持按“小时”计费" in report.errors[0].reason_zh
+    assert "不支持按“小时”计费" in report.errors[1].reason_zh
     stored = dict(session.execute(select(FeeStandard.fee_item, FeeStandard.unit)).all())
-    assert stored == {"保教费": "month", "住宿费": "month", "伙食费": "day"}
+    assert stored == {"保教费": "month", "住宿费": "month"}  # 按月 agrees with the header
     assert any("2 rows had an empty unit: filled with month" in w for w in report.warnings)
+
+
+def test_page_lines_the_licence_number_and_one_line_per_rejected_row(session, taxonomy) -> None:  # type: ignore[no-untyped-def]
+    report = _import(
+        session, taxonomy, "kindergartens", "district-list-pages.bom.csv", fill_region="110108"
+    )
+    assert (report.created, report.rejected) == (1, 1), report.error_lines()
+    assert session.scalars(select(Kindergarten.code)).all() == ["教民111010870000031号"]
+    lines = report.error_lines()
+    assert len(lines) == 1 and "\n" not in lines[0]
+    assert lines[0].startswith("district-list-pages.bom.csv:11: 办园性质: 办园性质只写了“民办”")
+    notes = " ".join(report.warnings)
+    assert (
+        "column '统一社会信用代码' also names code; '办学许可证号 /事业单位法人证书号' is used"
+        in notes
+    )
+    assert (
+        "4 lines are totals, notes or page lines, not records (lines 6 第 1 页，共 2 页; 7" in notes
+    )
+    assert "1 lines repeat the header" in notes
+
+
+def test_a_list_imported_again_with_another_region_says_it_moved_them(session, taxonomy) -> None:  # type: ignore[no-untyped-def]
+    name = "haidian-kindergartens.bom.csv"
+    _import(session, taxonomy, "kindergartens", name, fill_region="110108")
+    again = _import(session, taxonomy, "kindergartens", name, fill_region="110105")
+    assert again.updated == 8
+    notes = " ".join(again.warnings)
+    assert "8 kindergartens were moved to another region (lines 5 12110108400001234X " in notes
+    assert "110108 → 110105" in notes

@@ -47,7 +47,9 @@ class Context:
         老生老办法」), a raise that took effect after the child enrolled does not apply to it:
         the same item's standard in effect on its enrolment day does, if it was lower.
         """
-        match = self.kg.match_standard(charge.item_key, charge.item_category, charge.period_start)
+        match = self.kg.match_standard(
+            charge.item_key, charge.item_category, charge.period_start, charge.fee_item
+        )
         standard = match.standard
         if standard is None:
             return None, {}
@@ -57,7 +59,9 @@ class Context:
         enrolled = self.child(charge).enrolled_on
         if standard.effective_from <= enrolled:
             return standard, how
-        earlier = self.kg.match_standard(standard.item_key, standard.item_category, enrolled)
+        earlier = self.kg.match_standard(
+            standard.item_key, standard.item_category, enrolled, standard.fee_item
+        )
         if earlier.standard is None or earlier.standard.amount >= standard.amount:
             return standard, how
         params.get("existing_pupils_keep_fee")  # it decided the standard: trace it

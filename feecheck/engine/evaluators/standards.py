@@ -17,7 +17,9 @@ from feecheck.engine.params import Params
 @evaluator("no_standard")
 def no_standard(ctx: Context) -> Iterator[Outcome]:
     for charge, params in ctx.charges_paid():
-        match = ctx.kg.match_standard(charge.item_key, charge.item_category, charge.period_start)
+        match = ctx.kg.match_standard(
+            charge.item_key, charge.item_category, charge.period_start, charge.fee_item
+        )
         if match.how == "ambiguous":  # several of the category, none its own: never the highest
             yield Outcome(
                 charge_evidence(
@@ -169,6 +171,16 @@ def adjust_frequency(ctx: Context) -> Iterator[Outcome]:
         minimum = params.get("min_months_between_adjustments")
         if previous is None or minimum is None:
             continue
+        items = params.peek("adjust_frequency_item_categories")
+        kinds = params.peek("adjust_frequency_kindergarten_categories")
+        if (items is not None and standard.item_category not in items) or (
+            kinds is not None and ctx.kg.category not in kinds
+        ):
+            continue  # the local rule speaks of other items or kindergartens
+        if items is not None:
+            params.get("adjust_frequency_item_categories")  # it decided: trace it
+        if kinds is not None:
+            params.get("adjust_frequency_kindergarten_categories")
         gap = months_between(previous.effective_from, standard.effective_from)
         if gap < minimum:
             yield Outcome(

@@ -1,4 +1,4 @@
-"""Realistic demo data: three districts, fifteen kindergartens, a school year of records.
+"""Realistic demo data: five districts, seventeen kindergartens, a school year of records.
 
 Deterministic for a seed. A compliant school year is generated for every kindergarten
 (school_year.py); then the seeder of each rule id a kindergarten's plan lists breaks that rule
@@ -8,14 +8,18 @@ and imports use.
 
 from __future__ import annotations
 
+from datetime import date
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from feecheck.domain.fee_items import FeeItemTaxonomy
 from feecheck.domain.reasons import Refused
+from feecheck.engine.specs import Ruleset
 from feecheck.models import Kindergarten
+from feecheck.services.checking import Scope, run_check
 from feecheck.services.demo.data import DemoData
-from feecheck.services.demo.plans import PLANS, KindergartenPlan
+from feecheck.services.demo.plans import PLANS, SCHOOL_YEAR, KindergartenPlan
 from feecheck.services.demo.school_year import generate_clean
 from feecheck.services.demo.seeders import SEEDERS, Seed
 from feecheck.services.record_types import RECORD_TYPES
@@ -29,6 +33,7 @@ __all__ = [
     "DemoError",
     "KindergartenPlan",
     "build_demo",
+    "check_demo",
     "generate",
 ]
 
@@ -55,6 +60,13 @@ def generate(seed: int) -> DemoData:
             if rule_id in plan.violations:
                 seed_rule(kg)
     return data
+
+
+def check_demo(session: Session, ruleset: Ruleset, as_of: date) -> int:
+    """Check the demo's school year and store the findings (the web app opens on them);
+    returns how many findings were stored."""
+    outcome = run_check(session, ruleset, Scope(*SCHOOL_YEAR), as_of)
+    return len(outcome.findings)
 
 
 def build_demo(session: Session, taxonomy: FeeItemTaxonomy, seed: int = 2025) -> dict[str, int]:
