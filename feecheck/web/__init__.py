@@ -28,16 +28,29 @@ def select_locale() -> str:
 
 
 def init_app(app: Flask) -> None:
-    from feecheck.web import errors
+    from feecheck.web import errors, labels
     from feecheck.web.admin.routes import bp as admin_bp
     from feecheck.web.auth.routes import bp as auth_bp
+    from feecheck.web.dashboard.routes import bp as dashboard_bp
+    from feecheck.web.findings.routes import bp as findings_bp
     from feecheck.web.imports.routes import bp as imports_bp
     from feecheck.web.jobs.routes import bp as jobs_bp
     from feecheck.web.kindergartens.routes import bp as kindergartens_bp
+    from feecheck.web.records.routes import bp as records_bp
 
-    for blueprint in (auth_bp, kindergartens_bp, imports_bp, jobs_bp, admin_bp):
+    for blueprint in (
+        auth_bp,
+        dashboard_bp,
+        kindergartens_bp,
+        records_bp,
+        findings_bp,
+        imports_bp,
+        jobs_bp,
+        admin_bp,
+    ):
         app.register_blueprint(blueprint)
     errors.init_app(app)
+    labels.init_app(app)
 
     login_manager.login_view = "auth.login"
     login_manager.login_message = _l("Please log in to continue.")

@@ -37,13 +37,24 @@ def test_every_message_is_translated_and_compiled(tmp_path) -> None:  # type: ig
         cwd=ROOT,
     )
     with pot.open("rb") as f:
-        wanted = {m.id for m in read_po(f) if m.id}
+        wanted = {_key(m.id) for m in read_po(f) if m.id}
     with (CATALOG / "messages.po").open("rb") as f:
-        po = {m.id: m.string for m in read_po(f) if m.id}
+        po = {_key(m.id): _key(m.string) for m in read_po(f) if m.id}
     with (CATALOG / "messages.mo").open("rb") as f:
-        mo = {m.id: m.string for m in read_mo(f) if m.id}
-    untranslated = sorted(str(m) for m in wanted if not po.get(m))
+        mo = {_key(m.id): _key(m.string) for m in read_mo(f) if m.id}
+    untranslated = sorted(str(m) for m in wanted if not _translated(po.get(m)))
     assert untranslated == [], "run pybabel update/compile (README) and translate"
     assert {k: v for k, v in po.items() if k in wanted} == {
         k: v for k, v in mo.items() if k in wanted
     }
+
+
+def _key(value: object) -> object:
+    """Plural messages (ngettext) come as lists or tuples of forms: compare them as tuples."""
+    return tuple(value) if isinstance(value, list | tuple) else value
+
+
+def _translated(value: object) -> bool:
+    if isinstance(value, tuple):
+        return bool(value) and all(value)  # every plural form
+    return bool(value)

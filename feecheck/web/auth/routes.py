@@ -19,8 +19,10 @@ from werkzeug.wrappers import Response
 from feecheck.extensions import db, limiter
 from feecheck.services.users import authenticate
 from feecheck.web.auth.forms import LoginForm
+from feecheck.web.auth.sessions import log_out_if_password_changed, remember_password
 
 bp = Blueprint("auth", __name__)
+bp.before_app_request(log_out_if_password_changed)
 
 
 def _safe_next(target: str | None) -> str:
@@ -32,7 +34,7 @@ def _safe_next(target: str | None) -> str:
         and not urlsplit(target).netloc
     ):
         return target
-    return url_for("kindergartens.index")
+    return url_for("dashboard.index")
 
 
 def _login_name() -> str:
@@ -56,7 +58,7 @@ def _failed(response: Response) -> bool:
 )
 def login() -> str | Response:
     if current_user.is_authenticated:
-        return redirect(url_for("kindergartens.index"))
+        return redirect(url_for("dashboard.index"))
     form = LoginForm()
     if form.validate_on_submit():
         user = authenticate(db.session, form.username.data or "", form.password.data or "")
@@ -66,6 +68,7 @@ def login() -> str | Response:
             db.session.commit()
             session.permanent = True  # expires after PERMANENT_SESSION_LIFETIME
             login_user(user)
+            remember_password(user)
             return redirect(_safe_next(request.args.get("next")))
     return render_template("auth/login.html", form=form)
 

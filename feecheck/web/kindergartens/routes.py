@@ -1,17 +1,138 @@
+"""Kindergartens: the list, a kindergarten's page (records, standards, funding by month,
+findings over time) and its "run check" button."""
+
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request
-from flask_login import current_user, login_required
+from datetime import date
 
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from werkzeug.wrappers import Response
+
+from feecheck.domain.periods import Period
+from feecheck.domain.reasons import Refused
 from feecheck.extensions import db
+from feecheck.services import dashboard
+from feecheck.services import rules as rules_service
+from feecheck.services.checking import CheckError, Scope, run_check
+from feecheck.services.pagination import page_number
 from feecheck.services.queries import list_kindergartens
+from feecheck.services.scope import get_kindergarten
+from feecheck.web.charts import columns
+from feecheck.web.records.forms import RecheckForm
+from feecheck.web.records.routes import reason
 
 bp = Blueprint("kindergartens", __name__)
+MAX_CHECK_MONTHS = 24  # a longer range is a job for `feecheck check` or the region dashboard
 
 
-@bp.route("/")
+@bp.route("/kindergartens/")
 @login_required
 def index() -> str:
     search = request.args.get("q", "").strip()
-    rows = list_kindergartens(db.session, current_user, search=search)
-    return render_template("kindergartens/index.html", rows=rows, search=search)
+    page = list_kindergartens(
+        db.session, current_user, search=search, page=page_number(request.args.get("page"))
+    )
+    return render_template("kindergartens/index.html", page=page, search=search)
+
+
+@bp.route("/kindergartens/<int:kindergarten_id>")
+@login_required
+def show(kindergarten_id: int) -> str:
+    as_of = date.today()
+    ruleset = rules_service.cached(current_app.config["RULES_DIR"])
+    overview = dashboard.kindergarten_overview(
+        db.session, current_user, kindergarten_id, ruleset, as_of
+    )
+    months = [m for m, _counts in overview.findings_by_month]
+    findings_chart = columns(
+        months,
+        [
+            (
+                _("violations"),
+                "violation",
+                [c.get("violation", 0) for _m, c in overview.findings_by_month],
+            ),
+            (
+                _("warnings"),
+                "warning",
+                [c.get("warning", 0) for _m, c in overview.findings_by_month],
+            ),
+        ],
+        title=_("Open findings by month"),
+    )
+    funding_chart = None
+    if overview.funding:
+        floor = next((f.floor for f in overview.funding if f.floor is not None), None)
+        funding_chart = columns(
+            [str(f.period) for f in overview.funding],
+            [(_("per child per year"), "bar", [f.per_child_year for f in overview.funding])],
+            title=_("Public funding per child per year, by month"),
+            threshold=floor,
+            threshold_label=_("floor"),
+            stacked=False,
+        )
+    last = overview.month
+    form = RecheckForm(period_from=str(last.shift(-2)), period_to=str(last))
+    return render_template(
+        "kindergartens/show.html",
+        overview=overview,
+        kg=overview.kindergarten,
+        findings_chart=findings_chart,
+        funding_chart=funding_chart,
+        form=form,
+    )
+
+
+@bp.route("/kindergartens/<int:kindergarten_id>/check", methods=["POST"])
+@login_required
+def check(kindergarten_id: int) -> Response:
+    kg = get_kindergarten(db.session, current_user, kindergarten_id)
+    form = RecheckForm()
+    back = url_for("kindergartens.show", kindergarten_id=kg.id)
+    if not form.validate_on_submit():
+        flash(_("The form has expired; send it again."), "error")
+        return redirect(back)
+    try:
+        first = Period.parse(form.period_from.data or "")
+        last = Period.parse(form.period_to.data or "")
+        if len(first.until(last)) > MAX_CHECK_MONTHS:
+            raise ValueError("range")
+    except ValueError:
+        flash(_("Give two months YYYY-MM, at most 24 months apart, the first one first."), "error")
+        return redirect(back)
+    ruleset = rules_service.cached(current_app.config["RULES_DIR"])
+    try:
+        outcome = run_check(
+            db.session,
+            ruleset,
+            Scope(first, last, kindergarten_code=kg.code),
+            date.today(),
+            user=current_user,
+        )
+    except (Refused, CheckError) as exc:
+        db.session.rollback()
+        flash(reason(exc) if isinstance(exc, Refused) else str(exc), "error")
+        return redirect(back)
+    db.session.commit()
+    flash(
+        _(
+            "Checked %(first)s–%(last)s: %(found)d findings (%(new)d new, %(resolved)d resolved).",
+            first=first,
+            last=last,
+            found=len(outcome.findings),
+            new=outcome.created,
+            resolved=outcome.resolved,
+        ),
+        "info",
+    )
+    return redirect(
+        url_for(
+            "findings.index",
+            kindergarten=kg.id,
+            period_from=str(first),
+            period_to=str(last),
+            status="",
+        )
+    )

@@ -1,0 +1,299 @@
+"""Every record type by form: list, detail with history, create, edit, delete (with confirmation).
+
+Views call services only (services.editing for records, services.feedback for the check after a
+save); a record outside the user's region is a 404 (services.scope.NotFound).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from werkzeug.wrappers import Response
+
+from feecheck.domain.reasons import Problem, Refused
+from feecheck.extensions import db
+from feecheck.services import editing, feedback
+from feecheck.services import rules as rules_service
+from feecheck.services.editing import Conflict, RecordRow
+from feecheck.services.locks import Busy
+from feecheck.services.pagination import page_number
+from feecheck.services.scope import get_kindergarten
+from feecheck.web.records.forms import (
+    RECORD_TYPE_LABELS,
+    RECORD_TYPE_SINGULAR,
+    DeleteForm,
+    chinese,
+    enum_label,
+    form_class,
+    label,
+    widgets,
+)
+
+bp = Blueprint("records", __name__, url_prefix="/records")
+
+
+def _type(type_name: str) -> str:
+    if type_name not in RECORD_TYPE_LABELS:
+        abort(404)
+    return type_name
+
+
+def get_record_or_404(type_name: str, record_id: int) -> RecordRow:
+    """The record if it exists in the user's region (NotFound becomes 404)."""
+    return editing.get_record(db.session, current_user, _type(type_name), record_id)
+
+
+def _as_of() -> date:
+    return date.today()
+
+
+def reason(problem: Problem | Refused) -> str:
+    if isinstance(problem, Refused):
+        return problem.zh if chinese() else problem.en
+    return problem.reason_zh if chinese() else problem.reason
+
+
+@bp.app_context_processor
+def record_helpers() -> dict[str, Any]:
+    return {
+        "record_label": label,
+        "enum_label": enum_label,
+        "record_type_labels": RECORD_TYPE_LABELS,
+        "record_type_singular": RECORD_TYPE_SINGULAR,
+        "reason_text": reason,
+    }
+
+
+@bp.route("/<type_name>/")
+@login_required
+def index(type_name: str) -> str:
+    type_name = _type(type_name)
+    kindergarten = None
+    kg_id = request.args.get("kindergarten", type=int)
+    if kg_id is not None:
+        kindergarten = get_kindergarten(db.session, current_user, kg_id)
+    search = request.args.get("q", "").strip()
+    page = editing.list_records(
+        db.session,
+        current_user,
+        type_name,
+        search=search,
+        kindergarten_id=kg_id,
+        page=page_number(request.args.get("page")),
+    )
+    return render_template(
+        "records/list.html",
+        type_name=type_name,
+        page=page,
+        search=search,
+        kindergarten=kindergarten,
+        fields=editing.LIST_FIELDS[type_name],
+    )
+
+
+@bp.route("/<type_name>/<int:record_id>")
+@login_required
+def show(type_name: str, record_id: int) -> str:
+    row = get_record_or_404(type_name, record_id)
+    run_id = request.args.get("run", type=int)
+    checked = (
+        feedback.for_run(db.session, current_user, row, run_id) if run_id is not None else None
+    )
+    return render_template(
+        "records/detail.html",
+        type_name=row.record_type.name,
+        row=row,
+        kindergarten=get_kindergarten(db.session, current_user, row.kindergarten_id),
+        history=editing.history(db.session, row),
+        fields=[w.name for w in widgets(row.record_type.name)],
+        checked=checked,
+        delete_form=DeleteForm(version=row.version),
+    )
+
+
+def _choices(kindergarten_id: int | None) -> editing.Choices | None:
+    if kindergarten_id is None:
+        return None
+    return editing.choices(db.session, current_user, kindergarten_id)
+
+
+@bp.route("/<type_name>/new", methods=["GET", "POST"])
+@login_required
+def new(type_name: str) -> str | Response:
+    type_name = _type(type_name)
+    kg_id = request.args.get("kindergarten", type=int)
+    kindergarten = get_kindergarten(db.session, current_user, kg_id) if kg_id else None
+    form = form_class(type_name)()
+    if request.method == "GET" and kindergarten is not None and type_name != "kindergartens":
+        form.kindergarten_code.data = kindergarten.code  # type: ignore[attr-defined]
+    if request.method == "GET" and type_name == "kindergartens" and current_user.region_code:
+        form.region_code.data = current_user.region_code  # type: ignore[attr-defined]
+    errors: dict[str, list[Problem]] = {}
+    if form.validate_on_submit():
+        outcome = _save(type_name, form, None, None)
+        if isinstance(outcome, Response):
+            return outcome
+        errors = outcome
+    elif form.errors:
+        flash(_("The form has expired; send it again."), "error")
+    return render_template(
+        "records/form.html",
+        type_name=type_name,
+        form=form,
+        widgets=widgets(type_name),
+        errors=errors,
+        row=None,
+        kindergarten=kindergarten,
+        choices=_choices(kindergarten.id if kindergarten else None),
+        key_fields=(),
+        current=None,
+    )
+
+
+@bp.route("/<type_name>/<int:record_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(type_name: str, record_id: int) -> str | Response:
+    row = get_record_or_404(type_name, record_id)
+    type_name = row.record_type.name
+    form = form_class(type_name)()
+    if request.method == "GET":
+        for name, cell in row.cells().items():
+            if name in form:
+                form[name].data = ";".join(row.values[name]) if name == "filed_accounts" else cell
+        form.version.data = str(row.version)  # type: ignore[attr-defined]
+    errors: dict[str, list[Problem]] = {}
+    current: RecordRow | None = None
+    if form.validate_on_submit():
+        outcome = _save(type_name, form, row, _version(form.version.data))  # type: ignore[attr-defined]
+        if isinstance(outcome, Response):
+            return outcome
+        if isinstance(outcome, RecordRow):  # someone else saved first: show theirs
+            current = outcome
+            form.version.data = str(current.version)  # type: ignore[attr-defined]
+        else:
+            errors = outcome
+    elif form.errors:
+        flash(_("The form has expired; send it again."), "error")
+    for name in row.record_type.key:  # what identifies the record is shown, not edited
+        if name in form:
+            form[name].data = row.cells()[name]
+    return render_template(
+        "records/form.html",
+        type_name=type_name,
+        form=form,
+        widgets=widgets(type_name),
+        errors=errors,
+        row=row,
+        kindergarten=get_kindergarten(db.session, current_user, row.kindergarten_id),
+        choices=_choices(row.kindergarten_id),
+        key_fields=row.record_type.key,
+        current=current,
+    )
+
+
+def _version(text: str | None) -> int | None:
+    return int(text) if text and text.isdigit() else None
+
+
+def _save(
+    type_name: str, form: Any, row: RecordRow | None, version: int | None
+) -> Response | RecordRow | dict[str, list[Problem]]:
+    """Save, commit, re-check; a redirect when saved, else the other person's record (a stale
+    version) or the errors by field."""
+    cells = {w.name: (form[w.name].data or "") for w in widgets(type_name)}
+    rules_dir = current_app.config["RULES_DIR"]
+    ruleset = rules_service.cached(rules_dir)
+    try:
+        outcome = editing.save_record(
+            db.session,
+            current_user,
+            type_name,
+            cells,
+            ruleset.taxonomy,
+            record_id=row.id if row else None,
+            expected_version=version if row else None,
+        )
+    except Conflict as exc:
+        db.session.rollback()
+        flash(reason(exc), "error")
+        if exc.current is None:
+            return redirect(url_for("records.index", type_name=type_name))
+        return exc.current
+    except Busy as exc:
+        db.session.rollback()
+        flash(reason(exc), "error")
+        return {}
+    if not outcome.ok:
+        db.session.rollback()
+        return outcome.errors
+    db.session.commit()
+    saved = outcome.row
+    assert saved is not None
+    if outcome.created:
+        flash(_("Saved: a new %(what)s.", what=RECORD_TYPE_SINGULAR[type_name]), "info")
+    elif outcome.changed:
+        flash(_("Saved: %(n)d fields changed.", n=len(outcome.changed)), "info")
+    else:
+        flash(_("Nothing changed."), "info")
+    checked = feedback.recheck(db.session, current_user, ruleset, [row, saved], _as_of())
+    if checked.failed:
+        flash(checked.failed, "error")
+    return redirect(
+        url_for("records.show", type_name=type_name, record_id=saved.id, run=checked.run_id)
+    )
+
+
+@bp.route("/<type_name>/<int:record_id>/delete", methods=["GET", "POST"])
+@login_required
+def delete(type_name: str, record_id: int) -> str | Response:
+    row = get_record_or_404(type_name, record_id)
+    type_name = row.record_type.name
+    form = DeleteForm()
+    blocking = editing.dependants(db.session, type_name, row)
+    if form.validate_on_submit():
+        ruleset = rules_service.cached(current_app.config["RULES_DIR"])
+        try:
+            editing.delete_record(
+                db.session,
+                current_user,
+                type_name,
+                record_id,
+                expected_version=_version(form.version.data),
+            )
+        except (Conflict, Busy, Refused) as exc:
+            db.session.rollback()
+            flash(reason(exc), "error")
+            return redirect(url_for("records.show", type_name=type_name, record_id=record_id))
+        db.session.commit()
+        flash(_("Deleted."), "info")
+        checked = feedback.recheck(db.session, current_user, ruleset, [row], _as_of())
+        if checked.resolved:
+            flash(
+                _(
+                    "The check of %(first)s–%(last)s resolved %(n)d findings.",
+                    first=checked.period_from,
+                    last=checked.period_to,
+                    n=len(checked.resolved),
+                ),
+                "info",
+            )
+        if checked.failed:
+            flash(checked.failed, "error")
+        return redirect(
+            url_for("records.index", type_name=type_name, kindergarten=row.kindergarten_id)
+            if type_name != "kindergartens"
+            else url_for("kindergartens.index")
+        )
+    form.version.data = str(row.version)
+    return render_template(
+        "records/delete.html",
+        type_name=type_name,
+        row=row,
+        form=form,
+        blocking=blocking,
+        fields=[w.name for w in widgets(type_name)],
+    )
