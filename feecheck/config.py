@@ -40,7 +40,18 @@ def defaults(instance_path: Path) -> dict[str, Any]:
         "LOGIN_LIMIT_PER_USER": "5 per minute",  # wrong passwords for one user name
         "LOGIN_LIMIT_PER_ADDRESS": "20 per minute",  # wrong passwords from one address
         "WTF_CSRF_TIME_LIMIT": None,
+        # Long work (services/jobs.py): "thread" runs it in the web process; "rq" queues it on
+        # Redis for `feecheck worker` processes (several web workers, or restarts mid-job).
+        "JOBS_RUNNER": _choice("FEECHECK_JOBS_RUNNER", ("thread", "rq"), "thread"),
+        "JOBS_REDIS_URL": os.environ.get("FEECHECK_JOBS_REDIS_URL", "redis://127.0.0.1:6379/0"),
     }
+
+
+def _choice(name: str, choices: tuple[str, ...], default: str) -> str:
+    text = os.environ.get(name, "").strip().lower() or default
+    if text not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, not {text!r}")
+    return text
 
 
 def _number(name: str, default: str) -> float:

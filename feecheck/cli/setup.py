@@ -24,7 +24,7 @@ from feecheck.services import rules as rules_service
 from feecheck.services import schema
 from feecheck.services.audit import Actor
 from feecheck.services.demo import DemoError, build_demo, check_demo
-from feecheck.services.importing import fail_stale_batches
+from feecheck.services.jobs import fail_stale_work
 from feecheck.services.users import UserError, create_user
 
 
@@ -107,9 +107,9 @@ def quickstart_command(host: str, port: int, no_serve: bool) -> None:
         session.commit()
         click.echo(f"the demo school year checked: {found} findings stored")
     logins = _demo_logins(app)
-    failed = fail_stale_batches(session)  # left running by a server that was stopped
+    failed = fail_stale_work(session)  # jobs and imports left running by a stopped server
     if failed:
-        click.echo(f"{failed} import(s) left running by a stopped process marked failed")
+        click.echo(f"{failed} job(s) or import(s) left running by a stopped process marked failed")
     click.echo(f"\nfeecheck is ready: http://{host}:{port}/")
     for line in logins:
         click.echo(f"  {line}")

@@ -38,6 +38,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from feecheck.domain.categories import Role
 from feecheck.domain.fee_items import FeeItemTaxonomy
 from feecheck.domain.reasons import Problem, Refused
 from feecheck.domain.regions import is_district_level, validate_region_code, within
@@ -52,6 +53,7 @@ from feecheck.services.record_types import (
     parse_cells,
     unit_in,
 )
+from feecheck.services.scope import NotFound
 from feecheck.services.upsert import Actor, RecordWriter
 from feecheck.services.workers import WORKER as WORKER  # where tests and callers found it
 from feecheck.services.workers import alive, worker
@@ -979,6 +981,22 @@ def _finish_batch(
         batch.id,
     )
     session.commit()
+
+
+def get_batch(session: Session, user: User, batch_id: int) -> ImportBatch:
+    """A batch the user started (admins see every batch); NotFound otherwise."""
+    batch = session.get(ImportBatch, batch_id)
+    if batch is None or (batch.user_id != user.id and user.role != Role.ADMIN.value):
+        raise NotFound(batch_id)
+    return batch
+
+
+def recent_batches(session: Session, user: User, limit: int = 20) -> list[ImportBatch]:
+    """The user's latest batches (an admin's: everyone's), newest first."""
+    statement = select(ImportBatch).order_by(ImportBatch.id.desc()).limit(limit)
+    if user.role != Role.ADMIN.value:
+        statement = statement.where(ImportBatch.user_id == user.id)
+    return list(session.scalars(statement))
 
 
 def stored_upload(instance_path: Path | str, batch_id: int) -> Path:

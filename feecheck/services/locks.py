@@ -24,6 +24,7 @@ from feecheck.models.session import SQLITE_BUSY_TIMEOUT_MS
 LOCK_WAIT_SECONDS = SQLITE_BUSY_TIMEOUT_MS // 1000
 FINDINGS = "findings"
 BATCHES = "batches"
+JOBS = "jobs"  # a job row changing state (services/jobs.py)
 
 
 class Busy(Refused):

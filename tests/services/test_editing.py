@@ -45,7 +45,7 @@ def _save(session, user, taxonomy, cells, **kw):  # type: ignore[no-untyped-def]
 
 
 def test_a_form_creates_a_record_through_the_importers_path(session, taxonomy, world) -> None:  # type: ignore[no-untyped-def]
-    kg, _other, user = world
+    _kg, _other, user = world
     outcome = _save(session, user, taxonomy, {**CHARGE, "kindergarten_code": "K-HD"})
     assert outcome.ok and outcome.created
     row = outcome.row
@@ -109,7 +109,10 @@ def test_an_import_bumps_the_version_a_form_was_read_at(
     _kg, _other, user = world
     created = _save(session, user, taxonomy, {**CHARGE, "kindergarten_code": "K-HD"}).row
     csv_file = tmp_path / "charges.csv"
-    header = "receipt_no,kindergarten_code,child_ref,fee_item,amount,period_start,period_end,paid_on,account"
+    header = (
+        "receipt_no,kindergarten_code,child_ref,fee_item,amount,period_start,period_end,paid_on,"
+        "account"
+    )
     csv_file.write_text(
         f"{header}\nR-FORM-1,K-HD,C1,保教费,810,2025-09-01,2025-09-30,2025-09-01,6222000000000001\n"
     )

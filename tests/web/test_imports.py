@@ -15,6 +15,7 @@ from sqlalchemy import Connection, func, select
 from feecheck import create_app
 from feecheck.extensions import db
 from feecheck.models import Charge, ImportBatch, Kindergarten, User
+from feecheck.web.jobs import runners
 from tests.factories import make_child, make_kindergarten, make_user
 
 DATA = Path(__file__).resolve().parent.parent / "data"
@@ -183,14 +184,12 @@ def test_large_files_run_in_the_background(app: Flask, client: FlaskClient, user
         f"K001,N{n:05d},2025-09-01" for n in range(3000)
     ]
     batch_id = _batch_id(_upload(client, "children", "\n".join(lines).encode()))
-    threads = app.extensions["feecheck.import_threads"]
-    for thread in threads:
-        thread.join(timeout=60)
+    assert runners.runner(app).join(timeout=60)  # the ThreadRunner of services/jobs.py
     status = client.get(f"/imports/{batch_id}/status.json").get_json()
     assert status["status"] == "dry_run" and status["finished"]
     assert (status["rows_done"], status["created"]) == (3000, 3000)
     page = client.get(f"/imports/{batch_id}").get_data(as_text=True)
-    assert "imports.js" in page
+    assert "jobs.js" in page
 
 
 def test_page_polls_while_running(app: Flask, client: FlaskClient, users: None) -> None:

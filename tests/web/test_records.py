@@ -349,3 +349,26 @@ def test_the_dashboard_counts_and_draws_without_scripts(client, world) -> None: 
     assert "FEE-PROHIBITED-ITEM" in page
     with client.application.app_context():
         assert db.session.scalar(select(Kindergarten.code).where(Kindergarten.id == world["hd"]))
+
+
+def test_a_region_check_runs_as_a_job_inside_the_users_region(client, app, world) -> None:  # type: ignore[no-untyped-def]
+    from feecheck.models import Job
+    from feecheck.services import jobs
+    from feecheck.web.jobs import runners
+
+    app.extensions[runners.RUNNER] = jobs.InlineRunner(lambda: db.new_session(app))
+    login(client, "insp")
+    response = client.post(
+        "/check", data={"region": "", "period_from": "2025-09", "period_to": "2025-10"}
+    )
+    assert response.status_code == 302 and "/jobs/" in response.headers["Location"]
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "2025-09" in page
+    with app.app_context():
+        job = db.session.scalars(select(Job).order_by(Job.id.desc())).first()
+        assert (job.kind, job.status, job.params["region_code"]) == ("check", "done", "110108")
+        assert job.result["findings"] >= 1
+    other = client.post(
+        "/check", data={"region": "310104", "period_from": "2025-09", "period_to": "2025-10"}
+    )
+    assert other.status_code == 404

@@ -3,21 +3,37 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
+from wtforms import HiddenField, StringField
 
+from feecheck.domain.periods import Period
+from feecheck.domain.reasons import Refused
 from feecheck.domain.regions import validate_region_code
 from feecheck.extensions import db
-from feecheck.services import dashboard
+from feecheck.services import dashboard, jobs
 from feecheck.services import rules as rules_service
 from feecheck.services.queries import regions_in_scope
 from feecheck.services.scope import require_region
 from feecheck.web.charts import bars, columns
+from feecheck.web.jobs import runners
 
 bp = Blueprint("dashboard", __name__)
+
+
+class RegionCheckForm(FlaskForm):
+    """Check every kindergarten of a region for a range of months, as a job."""
+
+    region = HiddenField()
+    period_from = StringField(_l("From month"))
+    period_to = StringField(_l("To month"))
 
 
 @bp.route("/")
@@ -47,15 +63,63 @@ def index() -> str | Response:
         title=_("Open violations by rule"),
         empty=_("No open violation."),
     )
+    check_form = RegionCheckForm(
+        region=view.region_code or "",
+        period_from=str(view.month.shift(-2)),
+        period_to=str(view.month),
+    )
     return render_template(
         "dashboard/index.html",
         view=view,
+        check_form=check_form,
         regions=regions_in_scope(db.session, current_user),
         funding_chart=funding_chart,
         months_chart=months_chart,
         rules_chart=rules_chart,
         below=[f for f in view.funding if f.below],
     )
+
+
+@bp.route("/check", methods=["POST"])
+@login_required
+def check() -> Response:
+    """Check a region's months as a job (a region may hold thousands of kindergartens); the job's
+    page follows it."""
+    form = RegionCheckForm()
+    if not form.validate_on_submit():
+        flash(_("The form has expired; send it again."), "error")
+        return redirect(url_for("dashboard.index"))
+    region = form.region.data or current_user.region_code
+    try:
+        first = Period.parse(form.period_from.data or "")
+        last = Period.parse(form.period_to.data or "")
+        first.until(last)
+        if region:
+            region = validate_region_code(region)
+    except ValueError:
+        flash(
+            _("Give two months YYYY-MM, the first one first, and a 6-digit region code."), "error"
+        )
+        return redirect(url_for("dashboard.index"))
+    if region:
+        require_region(current_user, region)
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    try:
+        job = jobs.start_check(
+            db.session,
+            current_user,
+            runners.runner(app),
+            period_from=str(first),
+            period_to=str(last),
+            as_of=date.today(),
+            rules_dir=Path(app.config["RULES_DIR"]),
+            region_code=region,
+        )
+    except Refused as exc:
+        db.session.rollback()
+        flash(exc.zh if str(get_locale()).startswith("zh") else exc.en, "error")
+        return redirect(url_for("dashboard.index"))
+    return redirect(url_for("jobs.show", job_id=job.id))
 
 
 @bp.route("/rules")

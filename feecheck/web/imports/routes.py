@@ -21,13 +21,13 @@ from flask import (
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from sqlalchemy import select
 from werkzeug.wrappers import Response as WerkzeugResponse
 from wtforms import SelectChoice
 
 from feecheck.domain.categories import Role
 from feecheck.extensions import db
 from feecheck.models import ImportBatch
+from feecheck.services import importing, jobs
 from feecheck.services.exporting import error_report_csv, template_csv
 from feecheck.services.importing import (
     ImportOptions,
@@ -39,8 +39,8 @@ from feecheck.services.importing import (
 )
 from feecheck.services.queries import regions_in_scope
 from feecheck.services.record_types import RECORD_TYPES
-from feecheck.web.imports import jobs
 from feecheck.web.imports.forms import RECORD_TYPE_LABELS, ConfirmForm, UploadForm
+from feecheck.web.jobs import runners
 
 bp = Blueprint("imports", __name__, url_prefix="/imports")
 PREVIEW_ERRORS = 50
@@ -54,23 +54,22 @@ def _may_import() -> None:
 
 def get_batch(batch_id: int) -> ImportBatch:
     """The batch, if the current user started it (admins see every batch); 404 otherwise."""
-    batch = db.session.get(ImportBatch, batch_id)
-    if batch is None or (
-        batch.user_id != current_user.id and current_user.role != Role.ADMIN.value
-    ):
-        abort(404)
-    return batch
+    return importing.get_batch(db.session, current_user, batch_id)
 
 
 def _run(batch: ImportBatch, path: Path, options: ImportOptions) -> None:
-    background = path.stat().st_size > current_app.config.get("IMPORT_BACKGROUND_BYTES", 1 << 20)
-    jobs.start(
-        current_app._get_current_object(),  # type: ignore[attr-defined]
-        batch.id,
+    """Import a recorded batch as a job: small files before the page answers, large ones by the
+    app's runner (a thread here, or an RQ worker) while the batch page follows the job."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    large = path.stat().st_size > app.config.get("IMPORT_BACKGROUND_BYTES", 1 << 20)
+    jobs.start_import(
+        db.session,
+        batch,
         path,
-        current_user.id,
         options,
-        background,
+        current_user,
+        Path(app.config["RULES_DIR"]),
+        runners.runner(app) if large else runners.inline(app),
     )
 
 
@@ -106,13 +105,10 @@ def index() -> str | WerkzeugResponse:
         shutil.move(temporary, path)
         _run(batch, path, options)
         return redirect(url_for("imports.show", batch_id=batch.id))
-    statement = select(ImportBatch).order_by(ImportBatch.id.desc()).limit(20)
-    if current_user.role != Role.ADMIN.value:
-        statement = statement.where(ImportBatch.user_id == current_user.id)
     return render_template(
         "imports/index.html",
         form=form,
-        batches=db.session.scalars(statement).all(),
+        batches=importing.recent_batches(db.session, current_user),
         labels=RECORD_TYPE_LABELS,
         record_types=RECORD_TYPES,
     )
@@ -128,9 +124,17 @@ def show(batch_id: int) -> str:
         and batch.created + batch.updated > 0
         and not (batch.atomic and batch.rejected)
     )
+    job = jobs.job_for_batch(db.session, batch.id)
+    # The page follows the job; a batch without one (or whose job ended before the batch did,
+    # until the stale sweep catches up) follows the batch, so the page never reloads in a loop.
+    follow_job = job is not None and job.status in jobs.UNFINISHED
     return render_template(
         "imports/show.html",
         batch=batch,
+        job=job,
+        status_url=url_for("jobs.status", job_id=job.id)
+        if follow_job and job is not None
+        else url_for("imports.status", batch_id=batch.id),
         errors=batch.errors[:PREVIEW_ERRORS],
         chinese=str(get_locale()) != "en",
         label=RECORD_TYPE_LABELS.get(batch.record_type, batch.record_type),
@@ -172,9 +176,12 @@ def commit(batch_id: int) -> WerkzeugResponse:
 @login_required
 def status(batch_id: int) -> Response:
     batch = get_batch(batch_id)
-    live = jobs.progress_of(batch.id)
-    done, expected = live if live else (batch.rows_done, batch.rows_total)
     finished = batch.status not in ("pending", "running")
+    job = None if finished else jobs.job_for_batch(db.session, batch.id)
+    if job is not None:  # the job's figures, written while it runs (services/jobs.py)
+        done, expected = jobs.progress(db.session, job)
+    else:
+        done, expected = batch.rows_done, batch.rows_total
     return jsonify(
         {
             "id": batch.id,
@@ -182,6 +189,8 @@ def status(batch_id: int) -> Response:
             "finished": finished,
             "rows_done": done,
             "rows_expected": expected,
+            "done": done,  # the names a job's status uses (static/jobs.js reads either)
+            "total": expected,
             "created": batch.created,
             "updated": batch.updated,
             "unchanged": batch.unchanged,
