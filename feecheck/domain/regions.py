@@ -7,8 +7,18 @@ import re
 _CODE = re.compile(r"^\d{6}$")
 
 
+# The province-level divisions of GB/T 2260: a region code starts with one of them.
+PROVINCES = frozenset(
+    {
+        *("11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36"),
+        *("37", "41", "42", "43", "44", "45", "46", "50", "51", "52", "53", "54", "61", "62"),
+        *("63", "64", "65", "71", "81", "82"),
+    }
+)
+
+
 def validate_region_code(code: str) -> str:
-    if not _CODE.match(code or ""):
+    if not _CODE.match(code or "") or code[:2] not in PROVINCES:
         raise ValueError(f"not a 6-digit region code: {code!r}")
     return code
 

@@ -22,6 +22,8 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16))
     region_code: Mapped[str | None] = mapped_column(String(6))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # bumped when the user logs out: every session cookie made before stops working
+    session_epoch: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     # Flask-Login protocol, kept here as plain properties so models need no Flask import.

@@ -19,12 +19,13 @@ from feecheck.domain.money import money
 from feecheck.domain.periods import Period
 from feecheck.domain.regions import scope_prefix, validate_region_code
 from feecheck.engine.measures import per_child_funding
-from feecheck.engine.params import ParameterResolver
+from feecheck.engine.params import NeedsGrade, ParameterResolver
 from feecheck.engine.specs import Ruleset
 from feecheck.engine.windows import FactWindows
 from feecheck.models import (
     Absence,
     Charge,
+    CheckRun,
     Child,
     FeeStandard,
     Finding,
@@ -34,24 +35,30 @@ from feecheck.models import (
     Refund,
     User,
 )
+from feecheck.services import ledger
 from feecheck.services.checking import BATCH, load_facts
 from feecheck.services.scope import get_kindergarten, require_region, visible
 
 LIVE = ("open", "acknowledged")
 MONTHS_SHOWN = 12
-FUNDING_CATEGORIES = (Category.PUBLIC.value,)  # the 600-yuan floor applies to public ones
+# the 600-yuan floor applies to public kindergartens, the subsidy standard to inclusive ones
+FUNDING_CATEGORIES = (Category.PUBLIC.value, Category.INCLUSIVE_PRIVATE.value)
 
 
 @dataclass(frozen=True)
 class FundingFigure:
-    """A kindergarten's per-child annual public funding in a month, against the floor."""
+    """A kindergarten's per-child annual funding in a month, against the standard that applies:
+    the floor (public, FUNDING-FLOOR) or the inclusive subsidy (INCLUSIVE-SUBSIDY)."""
 
     kindergarten_id: int
     code: str
     name: str
     period: Period
     per_child_year: Decimal | None  # None: no child enrolled that month
-    floor: Decimal | None  # None: no floor in force there
+    floor: Decimal | None  # None: no standard in force there (or by grade, grade unknown)
+    rule_id: str = "FUNDING-FLOOR"
+    checked: bool = False  # a check has judged this kindergarten's month
+    finding_id: int | None = None  # its live finding of the rule that month
 
     @property
     def below(self) -> bool:
@@ -60,6 +67,20 @@ class FundingFigure:
             and self.floor is not None
             and self.per_child_year < self.floor
         )
+
+
+FUNDING_RULES = {
+    Category.PUBLIC.value: (
+        "FUNDING-FLOOR",
+        "per_child_funding_sources",
+        "funding_floor_per_child_year",
+    ),
+    Category.INCLUSIVE_PRIVATE.value: (
+        "INCLUSIVE-SUBSIDY",
+        "inclusive_subsidy_sources",
+        "inclusive_subsidy_per_child_year",
+    ),
+}
 
 
 @dataclass
@@ -101,10 +122,28 @@ def latest_month(session: Session, condition: Any, as_of: date) -> Period:
     return max(candidates) if candidates else Period.of(as_of)
 
 
+def judged_month(session: Session, condition: Any, as_of: date) -> Period:
+    """The latest month that has ended by the as-of date and holds findings in the region (a
+    check judged it), else the last month that has ended."""
+    last = last_complete_month(as_of)
+    latest = session.scalar(
+        select(func.max(Finding.period))
+        .join(Kindergarten, Kindergarten.id == Finding.kindergarten_id)
+        .where(condition, Finding.period <= str(last))
+    )
+    return Period.parse(latest) if latest else last
+
+
 def region_dashboard(
-    session: Session, user: User, ruleset: Ruleset, as_of: date, region_code: str | None = None
+    session: Session,
+    user: User,
+    ruleset: Ruleset,
+    as_of: date,
+    region_code: str | None = None,
+    funding_month: Period | None = None,
 ) -> RegionDashboard:
-    """The region's page: the user's own region, or a region inside it."""
+    """The region's page: the user's own region, or a region inside it. The funding figures are
+    for `funding_month` (default: the latest complete month a check judged in the region)."""
     if region_code:
         region_code = validate_region_code(region_code)
         require_region(user, region_code)
@@ -142,17 +181,29 @@ def region_dashboard(
             .group_by(violations.c.period)
         ).all()
     )
-    due_rows = session.execute(
-        select(Kindergarten.id, Kindergarten.code, Kindergarten.name, func.sum(Finding.amount_due))
-        .join(Finding, Finding.kindergarten_id == Kindergarten.id)
-        .where(in_region, Finding.status.in_(LIVE), Finding.amount_due.is_not(None))
-        .group_by(Kindergarten.id, Kindergarten.code, Kindergarten.name)
-    ).all()
+    owed = ledger.owed(session, [in_region], as_of)  # per receipt: never counted twice
+    names = (
+        dict(
+            (kg_id, (code, name))
+            for kg_id, code, name in session.execute(
+                select(Kindergarten.id, Kindergarten.code, Kindergarten.name).where(
+                    Kindergarten.id.in_(list(owed))
+                )
+            )
+        )
+        if owed
+        else {}
+    )
     refunds = sorted(
-        ((i, c, n, money(a)) for i, c, n, a in due_rows if a), key=lambda r: (-r[3], r[1])
+        (
+            (kg_id, *names[kg_id], money(totals.outstanding))
+            for kg_id, totals in owed.items()
+            if totals.outstanding > 0
+        ),
+        key=lambda r: (-r[3], r[1]),
     )
     open_findings = session.scalar(select(func.count()).select_from(live.subquery())) or 0
-    shown = min(month, last_complete_month(as_of))
+    shown = funding_month or judged_month(session, in_region, as_of)
     public_ids = list(
         session.scalars(
             select(Kindergarten.id)
@@ -178,26 +229,46 @@ def region_dashboard(
 def funding_figures(
     session: Session, ruleset: Ruleset, kg_ids: list[int], months: list[Period], as_of: date
 ) -> list[FundingFigure]:
-    """Per-child annual funding for each kindergarten and month, by the engine's measure, with
-    the sources and floor in force in each kindergarten's district on the month's first day."""
+    """Per-child annual funding for each kindergarten and month, by the engine's measure with the
+    sources and standard in force in its district on the month's first day (the floor for public
+    kindergartens, the subsidy standard for inclusive ones), and whether a check judged that month
+    and found the rule broken, so a page shows the measure and the finding side by side."""
     if not kg_ids or not months:
         return []
     windows = FactWindows.for_months(min(months), max(months), ruleset, as_of)
     figures: list[FundingFigure] = []
     resolvers: dict[str, ParameterResolver] = {}
+    runs = _runs_covering(session, months)
+    found = {
+        (kg_id, rule_id, period): finding_id
+        for kg_id, rule_id, period, finding_id in session.execute(
+            select(Finding.kindergarten_id, Finding.rule_id, Finding.period, Finding.id).where(
+                Finding.kindergarten_id.in_(kg_ids),
+                Finding.period.in_([str(m) for m in months]),
+                Finding.rule_id.in_([rule for rule, _s, _t in FUNDING_RULES.values()]),
+                Finding.status.in_(LIVE),
+            )
+        )
+    }
     for start in range(0, len(kg_ids), BATCH):
         facts = load_facts(
             session, kg_ids[start : start + BATCH], windows, families=frozenset({"funding"})
         )
         for kg_id in kg_ids[start : start + BATCH]:
             kg = facts[kg_id]
+            if kg.category not in FUNDING_RULES:
+                continue
+            rule_id, sources_name, standard_name = FUNDING_RULES[kg.category]
             resolver = resolvers.setdefault(
                 kg.region_code, ParameterResolver(ruleset, kg.region_code)
             )
             for period in months:
                 params = resolver.on(period.first_day, kg.grade)
-                sources = set(params.get("per_child_funding_sources") or ())
-                floor = params.decimal("funding_floor_per_child_year")
+                sources = set(params.get(sources_name) or ())
+                try:
+                    standard = params.decimal(standard_name)
+                except NeedsGrade:
+                    standard = None  # a table by grade, and the grade is not recorded
                 measured = per_child_funding(kg, period, sources)
                 figures.append(
                     FundingFigure(
@@ -206,10 +277,42 @@ def funding_figures(
                         kg.name,
                         period,
                         measured.per_child_year if measured else None,
-                        money(floor) if floor is not None else None,
+                        money(standard) if standard is not None else None,
+                        rule_id,
+                        _covered(runs, kg.code, kg.region_code, period),
+                        found.get((kg.id, rule_id, str(period))),
                     )
                 )
     return figures
+
+
+Runs = list[tuple[str, str, str | None, str | None]]
+
+
+def _runs_covering(session: Session, months: list[Period]) -> Runs:
+    """(from, to, region, kindergarten) of the stored check runs that judged any of the months."""
+    first, last = str(min(months)), str(max(months))
+    return [
+        (a, b, c, d)
+        for a, b, c, d in session.execute(
+            select(
+                CheckRun.period_from,
+                CheckRun.period_to,
+                CheckRun.region_code,
+                CheckRun.kindergarten_code,
+            ).where(CheckRun.period_from <= last, CheckRun.period_to >= first)
+        )
+    ]
+
+
+def _covered(runs: Runs, code: str, region: str, period: Period) -> bool:
+    month = str(period)
+    return any(
+        first <= month <= last
+        and (kg_code is None or kg_code == code)
+        and (run_region is None or region.startswith(scope_prefix(run_region)))
+        for first, last, run_region, kg_code in runs
+    )
 
 
 @dataclass
@@ -289,11 +392,7 @@ def kindergarten_overview(
             .limit(20)
         )
     )
-    due = session.scalar(
-        select(func.sum(Finding.amount_due)).where(
-            Finding.kindergarten_id == kg.id, Finding.status.in_(LIVE)
-        )
-    )
+    due = ledger.owed(session, [Finding.kindergarten_id == kg.id], as_of).get(kg.id)
     return KindergartenOverview(
         kg,
         kg.account_numbers,
@@ -304,5 +403,5 @@ def kindergarten_overview(
         [(str(m), grouped.get(str(m), {})) for m in months],
         month,
         live,
-        money(due) if due else Decimal("0.00"),
+        money(due.outstanding) if due else Decimal("0.00"),
     )

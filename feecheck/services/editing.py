@@ -219,10 +219,14 @@ def list_records(
     if child_id is not None and hasattr(model, "child_id"):
         statement = statement.where(model.child_id == child_id)
     search = search.replace("\x00", "").strip()[:100]
-    if search:
-        pattern = f"%{search}%"
+    if search:  # % and _ are characters people type, not wildcards
         statement = statement.where(
-            or_(*(column_of(rt, name).like(pattern) for name in SEARCH_FIELDS[rt.name]))
+            or_(
+                *(
+                    column_of(rt, name).contains(search, autoescape=True)
+                    for name in SEARCH_FIELDS[rt.name]
+                )
+            )
         )
     order: list[ColumnElement[Any]] = []
     for name in ORDER_FIELDS[rt.name]:
@@ -283,8 +287,9 @@ def save_record(
 ) -> SaveOutcome:
     """Create (record_id None) or update one record from form cells; the caller commits.
 
-    Raises Conflict when the record changed since `expected_version`, NotFound outside the
-    user's region. Validation and database refusals come back as errors by field.
+    Raises Conflict when the record changed since `expected_version` (or an update does not say
+    which version it was read at), NotFound outside the user's region. Validation and database
+    refusals come back as errors by field.
     """
     rt = record_type(type_name)
     model: Any = rt.model
@@ -295,7 +300,7 @@ def save_record(
         before = _locked(session, user, rt, record_id)
         if before is None:
             raise Conflict(None) if session.get(model, record_id) is None else NotFound(record_id)
-        if expected_version is not None and before.version != expected_version:
+        if before.version != expected_version:  # unknown (None) is as good as stale
             raise Conflict(before)
         for name, cell in before.cells().items():  # the key cannot change: it is the record
             if name in rt.key:
@@ -305,12 +310,20 @@ def save_record(
     if not problems:
         problems = _reference_problems(session, user, rt, record)
     if not problems and before is None and _exists(session, rt, record):
+        visible_one = _find(session, user, rt, {name: record[name] for name in rt.key})
         problems = [
             Problem(
                 0,
                 rt.key[-1],
                 "a record with this key exists already: open it from the list to change it",
                 "已有相同唯一键的记录：请从列表中打开它进行修改",
+            )
+            if visible_one is not None
+            else Problem(  # taken outside the user's region: say no more than that
+                0,
+                rt.key[-1],
+                "this key cannot be used: choose another",
+                "该唯一键不可使用，请换一个",
             )
         ]
     if problems:
@@ -358,7 +371,7 @@ def delete_record(
     row = _locked(session, user, rt, record_id)
     if row is None:
         raise Conflict(None) if session.get(model, record_id) is None else NotFound(record_id)
-    if expected_version is not None and row.version != expected_version:
+    if row.version != expected_version:  # unknown (None) is as good as stale
         raise Conflict(row)
     blocking = dependants(session, rt.name, row)
     if blocking:

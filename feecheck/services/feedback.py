@@ -47,6 +47,7 @@ class Feedback:
     resolved: list[Finding] = field(default_factory=list)  # findings this check resolved
     other_open: int = 0  # other open findings of the kindergarten in those months
     failed: str | None = None  # why the check could not run (busy), bilingual
+    not_rechecked: tuple[str, str] | None = None  # (first, last) months too old to re-check
 
     @property
     def checked(self) -> bool:
@@ -104,9 +105,12 @@ def recheck(
     for r in present:
         months |= months_of(session, r)
     last = Period.of(as_of)
-    months = {m for m in months if m <= last and m > last.shift(-RECHECK_MONTHS)}
+    cutoff = last.shift(-RECHECK_MONTHS)
+    older = sorted(m for m in months if m <= cutoff)
+    too_old = (str(older[0]), str(older[-1])) if older else None
+    months = {m for m in months if cutoff < m <= last}
     if not months:
-        return Feedback()
+        return Feedback(not_rechecked=too_old)
     code = session.scalar(select(Kindergarten.code).where(Kindergarten.id == row.kindergarten_id))
     first, final = min(months), max(months)
     try:
@@ -117,7 +121,9 @@ def recheck(
         session.rollback()
         return Feedback(first, final, failed=f"{exc.zh} / {exc.en}")
     session.commit()
-    return _feedback(session, row, first, final, outcome.run.id)
+    feedback = _feedback(session, row, first, final, outcome.run.id)
+    feedback.not_rechecked = too_old
+    return feedback
 
 
 def for_run(session: Session, user: User, row: RecordRow, run_id: int) -> Feedback | None:

@@ -41,10 +41,12 @@ def list_kindergartens(
         .order_by(Kindergarten.region_code, Kindergarten.code)
     )
     search = search.replace("\x00", "").strip()[:100]
-    if search:
-        pattern = f"%{search}%"
+    if search:  # % and _ are characters people type, not wildcards
         statement = statement.where(
-            or_(Kindergarten.code.like(pattern), Kindergarten.name.like(pattern))
+            or_(
+                Kindergarten.code.contains(search, autoescape=True),
+                Kindergarten.name.contains(search, autoescape=True),
+            )
         )
     found = paginate(session, scoped(statement, user), page, per_page, scalars=False)
     rows = [KindergartenRow(kg, n) for kg, n in found.items]

@@ -17,13 +17,13 @@ from typing import Final
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from feecheck.domain.categories import Role
 from feecheck.domain.reasons import Refused
-from feecheck.domain.regions import validate_region_code
+from feecheck.domain.regions import scope_prefix, validate_region_code, within
 from feecheck.models import AuditEntry, User
 from feecheck.services import audit
 from feecheck.services.audit import Actor
@@ -77,8 +77,11 @@ def create_user(
     _check_password(password)
     role = _check_role(role)
     region_code = _check_region(role, region_code)
-    if session.scalar(select(User.id).where(User.username == username)) is not None:
-        raise _duplicate(username)
+    taken = session.scalar(
+        select(User.username).where(func.lower(User.username) == username.lower())
+    )
+    if taken is not None:  # Wang and wang would be two look-alike users
+        raise _duplicate(taken)
     user = User(
         username=username, password_hash=_hasher.hash(password), role=role, region_code=region_code
     )
@@ -113,6 +116,13 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
     return user
 
 
+def end_sessions(session: Session, user: User) -> None:
+    """Log the user out everywhere: every session made before stops working (web/auth)."""
+    session.execute(
+        update(User).where(User.id == user.id).values(session_epoch=User.session_epoch + 1)
+    )
+
+
 # The admin's use cases: each takes the acting user and refuses anyone but an active admin.
 
 
@@ -122,6 +132,10 @@ def list_users(
     """One page of users ordered by name, those whose name contains `search` (any case)."""
     _require_admin(actor_user)
     statement = select(User).order_by(func.lower(User.username), User.username)
+    if actor_user.region_code is not None:  # a region's admin manages that region's users
+        statement = statement.where(
+            User.region_code.startswith(scope_prefix(actor_user.region_code))
+        )
     search = search.replace("\x00", "").strip()
     if search:
         pattern = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
@@ -136,7 +150,7 @@ def get_user(session: Session, actor_user: User, user_id: int) -> User:
     """The user with this id (NotFound when there is none)."""
     _require_admin(actor_user)
     user = session.get(User, user_id)
-    if user is None:
+    if user is None or not _manages(actor_user, user.region_code):
         raise NotFound(user_id)
     return user
 
@@ -152,6 +166,7 @@ def add_user(
     """Create a user on an admin's behalf (audited as that admin)."""
     _require_admin(actor_user)
     region_code = _blank_none(region_code)
+    _within_actor(actor_user, region_code)
     return create_user(session, username, password, role, region_code, Actor.of(actor_user))
 
 
@@ -173,6 +188,9 @@ def update_user(
     after_role = user.role if role is None else _check_role(role)
     after_region = user.region_code if region_code is UNCHANGED else _blank_none(region_code)
     after_region = _check_region(after_role, after_region)
+    if not _manages(actor_user, user.region_code):
+        raise NotFound(user.id)
+    _within_actor(actor_user, after_region)
     after_active = user.active if active is None else bool(active)
     before = {"role": user.role, "region_code": user.region_code, "active": user.active}
     after = {"role": after_role, "region_code": after_region, "active": after_active}
@@ -205,6 +223,8 @@ def update_user(
 def reset_password(session: Session, actor_user: User, user: User, password: str) -> None:
     """Give the user a new password; the old one stops working (the audit log says "reset")."""
     _require_admin(actor_user)
+    if not _manages(actor_user, user.region_code):
+        raise NotFound(user.id)
     _check_password(password)
     session.refresh(user, with_for_update=True)
     user.password_hash = _hasher.hash(password)
@@ -226,6 +246,23 @@ def reset_password(session: Session, actor_user: User, user: User, password: str
 
 
 # Checks shared by the CLI and the web.
+
+
+def _manages(actor_user: User, region_code: str | None) -> bool:
+    """A nationwide admin manages everyone; a region's admin the users inside that region."""
+    if actor_user.region_code is None:
+        return True
+    return region_code is not None and within(region_code, actor_user.region_code)
+
+
+def _within_actor(actor_user: User, region_code: str | None) -> None:
+    """An admin gives no one more than their own region (a region's admin: no nationwide user)."""
+    if not _manages(actor_user, region_code):
+        raise UserError(
+            f"you manage users of region {actor_user.region_code} only: give a region inside it",
+            f"您只能管理 {actor_user.region_code} 辖区内的用户：请填写该辖区内的行政区划代码",
+            "region",
+        )
 
 
 def _require_admin(actor_user: User) -> None:

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Select, func, select, update
@@ -42,6 +43,7 @@ from feecheck.models import (
     User,
 )
 from feecheck.models.base import utcnow
+from feecheck.services import ledger
 from feecheck.services.locks import FINDINGS, begin_write
 from feecheck.services.pagination import Page, paginate
 from feecheck.services.scope import SUPERVISING, Forbidden, NotFound, require_region, visible
@@ -92,6 +94,7 @@ class FindingFilters:
     period_from: str | None = None
     period_to: str | None = None
     status: str | None = "live"  # a status, "live" (open or acknowledged), or None for all
+    resolved_by: int | None = None  # the check run that resolved them
 
 
 @dataclass(frozen=True)
@@ -99,7 +102,7 @@ class Counts:
     by_status: dict[str, int]
     by_severity: dict[str, int]
     by_rule: list[tuple[str, int]]
-    amount_due: Any  # Decimal: refunds owed to families in the filtered findings
+    amount_due: Any  # Decimal: refunds still owed to families for the filtered findings (ledger)
 
 
 @dataclass
@@ -143,6 +146,8 @@ def _filtered(user: User, filters: FindingFilters, *, status: bool = True) -> Se
         statement = statement.where(Finding.kindergarten_id == filters.kindergarten_id)
     if filters.rule_id:
         statement = statement.where(Finding.rule_id == filters.rule_id)
+    if filters.resolved_by is not None:
+        statement = statement.where(Finding.resolved_by_run_id == filters.resolved_by)
     if filters.severity:
         statement = statement.where(Finding.severity == filters.severity)
     if filters.period_from:
@@ -170,7 +175,9 @@ def list_findings(
     return FindingsPage(found, counts(session, user, filters))
 
 
-def counts(session: Session, user: User, filters: FindingFilters) -> Counts:
+def counts(
+    session: Session, user: User, filters: FindingFilters, as_of: date | None = None
+) -> Counts:
     every_status = _filtered(user, filters, status=False).subquery()
     by_status = dict(
         session.execute(
@@ -189,9 +196,8 @@ def counts(session: Session, user: User, filters: FindingFilters) -> Counts:
             .order_by(func.count().desc(), chosen.c.rule_id)
         )
     ]
-    due = session.scalar(
-        select(func.sum(Finding.amount_due)).where(Finding.id.in_(select(chosen.c.id)))
-    )
+    owed = ledger.owed(session, [Finding.id.in_(select(chosen.c.id))], as_of or date.today())
+    due = sum((t.outstanding for t in owed.values()), Decimal("0.00"))
     return Counts(by_status, by_severity, by_rule, due)
 
 

@@ -9,6 +9,7 @@ from flask_babel import lazy_gettext as _l
 from feecheck.domain.categories import Category
 from feecheck.extensions import db, login_manager
 from feecheck.models import User
+from feecheck.web.access import IdConverter
 
 LOCALES = ("zh_CN", "en")
 CATEGORY_NAMES = {
@@ -37,6 +38,8 @@ def init_app(app: Flask) -> None:
     from feecheck.web.jobs.routes import bp as jobs_bp
     from feecheck.web.kindergartens.routes import bp as kindergartens_bp
     from feecheck.web.records.routes import bp as records_bp
+
+    app.url_map.converters["int"] = IdConverter  # before the routes are added
 
     for blueprint in (
         auth_bp,

@@ -10,8 +10,9 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import abort
+from flask import abort, request
 from flask_login import current_user, login_required
+from werkzeug.routing import IntegerConverter
 
 from feecheck.domain.categories import Role
 
@@ -34,3 +35,30 @@ def role_required(*roles: str) -> Callable[[F], F]:
         return wrapped  # type: ignore[return-value]
 
     return decorate
+
+
+MAX_ID = 2**63 - 1  # the largest id either database stores
+
+
+class IdConverter(IntegerConverter):
+    """`<int:…>` in every route, bounded: an id no database can hold is a 404, not a 500."""
+
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)
+
+
+def id_arg(name: str) -> int | None:
+    """An id from the query string: None when absent or not a number; 404 beyond MAX_ID."""
+    text = request.args.get(name, "")
+    if not (text.isascii() and text.isdigit()):
+        return None
+    value = int(text)
+    if value > MAX_ID:
+        abort(404)
+    return value
+
+
+def id_values(texts: list[str]) -> list[int]:
+    """Ids posted by a form (ticked findings): numbers within MAX_ID, the rest dropped."""
+    return [int(t) for t in texts if t.isascii() and t.isdigit() and int(t) <= MAX_ID]

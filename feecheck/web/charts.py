@@ -28,7 +28,7 @@ def _number(value: Decimal | int | float) -> str:
 
 def _text_width(text: str, size: int = 12) -> float:
     """Roughly how wide a label is drawn: CJK characters are square, Latin ones about half."""
-    return sum(size if ord(ch) > 0x2E80 else size * 0.6 for ch in text)
+    return sum(size * 1.05 if ord(ch) > 0x2E80 else size * 0.66 for ch in text)
 
 
 def bars(
@@ -45,7 +45,7 @@ def bars(
     known = [(label, value) for label, value in items]
     if not known:
         return Markup('<p class="muted">{}</p>').format(empty)
-    label_width = int(min(max(_text_width(label) for label, _ in known) + 12, width * 0.45))
+    label_width = int(min(max(_text_width(label) for label, _ in known) + 16, width * 0.5))
     plot = width - label_width - 70
     top = max([float(v) for _, v in known if v is not None] + [float(threshold or 0), 1.0])
     height = bar_height * len(known) + 30

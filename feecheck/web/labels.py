@@ -79,6 +79,15 @@ def parameter_value(value: Any) -> str:
     return str(value)
 
 
+def audit_value(value: Any) -> str:
+    """A value of the audit log as a person reads it: lists joined, nothing as a dash."""
+    if value is None or value == []:
+        return "—"
+    if isinstance(value, list):
+        return "; ".join(str(v) for v in value)
+    return str(value)
+
+
 def rule_title(rule_id: str) -> str:
     if "ruleset" not in g:  # once per request: the freshness check stats every rules file
         g.ruleset = rules_service.cached(current_app.config["RULES_DIR"])
@@ -103,4 +112,5 @@ def init_app(app: Flask) -> None:
             "parameter_flag": parameter_flag,
             "rule_title": rule_title,
             "parameter_value": parameter_value,
+            "audit_value": audit_value,
         }

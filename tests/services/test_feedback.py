@@ -126,3 +126,22 @@ def test_the_dashboard_keeps_to_the_users_region(session, ruleset, user) -> None
     admin = make_user(session, "root", role="admin", region_code=None)
     everything = dashboard.region_dashboard(session, admin, ruleset, AS_OF)
     assert everything.by_category == {"public": 1, "forprofit_private": 1}
+
+
+def test_the_funding_panel_says_which_months_were_checked(session, ruleset, user) -> None:  # type: ignore[no-untyped-def]
+    checked = session.scalar(
+        select(editing.Kindergarten).where(editing.Kindergarten.code == "K-HD")
+    )
+    other = make_kindergarten(session, code="K-HD2", region_code="110108", category="public")
+    make_child(session, other, child_ref="C1")
+    make_funding(session, checked, amount=Decimal("30.00"), received_on=date(2025, 9, 2))
+    scope = Scope(Period(2025, 9), Period(2025, 9), kindergarten_code="K-HD")
+    run_check(session, ruleset, scope, AS_OF)
+    view = dashboard.region_dashboard(session, user, ruleset, AS_OF)
+    assert view.month == Period(2025, 9)  # the latest month a check judged, not an empty one
+    by_code = {f.code: f for f in view.funding}
+    assert by_code["K-HD"].checked and by_code["K-HD"].finding_id is not None
+    assert by_code["K-HD2"].below and not by_code["K-HD2"].checked
+    assert by_code["K-HD2"].finding_id is None
+    later = dashboard.region_dashboard(session, user, ruleset, AS_OF, funding_month=Period(2025, 8))
+    assert later.month == Period(2025, 8) and not any(f.checked for f in later.funding)

@@ -373,3 +373,39 @@ def test_two_admins_demoting_each_other_at_once_leave_one(own_database: str) -> 
         assert admins == ["anna"]
     finally:
         engine.dispose()
+
+
+def test_a_regions_admin_manages_only_users_inside_it(session: Session, admin: User) -> None:
+    regional = add_user(session, admin, "admin_hd", "long password", "admin", "110108")
+    inside = add_user(session, admin, "hd2", "long password", "inspector", "110108")
+    outside = add_user(session, admin, "xh2", "long password", "inspector", "310104")
+    listed = [row.user.username for row in list_users(session, regional).items]
+    assert "hd2" in listed and "admin_hd" in listed
+    assert "xh2" not in listed and admin.username not in listed  # nationwide users too
+    for act in (
+        lambda: get_user(session, regional, outside.id),
+        lambda: reset_password(session, regional, outside, "another password"),
+        lambda: update_user(session, regional, outside, role="supervisor"),
+    ):
+        with pytest.raises(NotFound):
+            act()
+    for region in (None, "310104", "110000"):  # nationwide, elsewhere, or wider than its own
+        with pytest.raises(UserError) as refused:
+            add_user(session, regional, f"new{region}", "long password", "admin", region)
+        assert refused.value.field == "region"
+    with pytest.raises(UserError):
+        update_user(session, regional, regional, region_code=None)  # widening oneself
+    update_user(session, regional, inside, role="supervisor")
+    assert inside.role == "supervisor"
+
+
+def test_names_differing_only_in_case_and_unknown_provinces_are_refused(
+    session: Session, admin: User
+) -> None:
+    add_user(session, admin, "Wang", "long password", "inspector", "110108")
+    with pytest.raises(UserError) as refused:
+        add_user(session, admin, "wang", "long password", "inspector", "110108")
+    assert "user Wang already exists" in str(refused.value)
+    with pytest.raises(UserError) as refused:
+        add_user(session, admin, "nowhere", "long password", "supervisor", "999999")
+    assert refused.value.field == "region"

@@ -303,10 +303,10 @@ def test_run_check_from_a_kindergartens_page(client, world) -> None:  # type: ig
     assert "FEE-PROHIBITED-ITEM" in page
     too_long = client.post(
         f"/kindergartens/{hd}/check",
-        data={"period_from": "2020-01", "period_to": "2025-10"},
+        data={"period_from": "2010-01", "period_to": "2025-10"},
         follow_redirects=True,
     ).get_data(as_text=True)
-    assert "YYYY-MM" in too_long and "24" in too_long  # said on the kindergarten's page
+    assert "YYYY-MM" in too_long and "120" in too_long  # said on the kindergarten's page
     assert f"/kindergartens/{hd}/check" in too_long
 
 
@@ -372,3 +372,72 @@ def test_a_region_check_runs_as_a_job_inside_the_users_region(client, app, world
         "/check", data={"region": "310104", "period_from": "2025-09", "period_to": "2025-10"}
     )
     assert other.status_code == 404
+
+
+@pytest.mark.parametrize("version", [None, "", "abc"])
+def test_a_save_or_delete_that_does_not_say_its_version_is_refused(client, world, version) -> None:  # type: ignore[no-untyped-def]
+    login(client, "insp")
+    charge = world["hd_charge"]
+    form = {**CHARGE_FORM, "receipt_no": "R1", "fee_item": "赞助费", "amount": "111"}
+    if version is not None:
+        form["version"] = version
+    page = client.post(f"/records/charges/{charge}/edit", data=form).get_data(as_text=True)
+    assert "nothing was saved" in page or "未保存" in page
+    deleted = client.post(
+        f"/records/charges/{charge}/delete", data={} if version is None else {"version": version}
+    )
+    assert deleted.status_code == 302
+    with client.application.app_context():
+        stored = db.session.get(Charge, charge)
+        assert stored is not None and str(stored.amount) != "111.00" and stored.version == 1
+
+
+def test_ids_no_database_can_hold_are_not_found(client, world) -> None:  # type: ignore[no-untyped-def]
+    login(client, "adm")
+    for big in (2**63, 10**23):
+        for method, url in (
+            ("GET", f"/kindergartens/{big}"),
+            ("GET", f"/findings/{big}"),
+            ("GET", f"/records/charges/{big}"),
+            ("POST", f"/records/charges/{big}/edit"),
+            ("POST", f"/records/charges/{big}/delete"),
+            ("POST", f"/kindergartens/{big}/check"),
+            ("GET", f"/imports/{big}"),
+            ("GET", f"/jobs/{big}"),
+            ("GET", f"/findings/?kindergarten={big}"),
+            ("GET", f"/records/charges/?kindergarten={big}"),
+            ("GET", f"/records/charges/new?kindergarten={big}"),
+        ):
+            assert client.open(url, method=method).status_code == 404, (method, url)
+    bulk = client.post(
+        "/findings/bulk", data={"finding": [str(2**63)], "action": "acknowledge", "note": "x"}
+    )
+    assert bulk.status_code == 302
+
+
+def test_odd_requests_get_plain_answers(client, world) -> None:  # type: ignore[no-untyped-def]
+    login(client, "insp")
+    assert "R1" not in client.get("/records/charges/?q=%25").get_data(as_text=True)
+    assert "R1" not in client.get("/records/charges/?q=_").get_data(as_text=True)
+    assert "R1" in client.get("/records/charges/?q=R1").get_data(as_text=True)
+    unknown = client.get("/findings/?status=all&lang=en").get_data(as_text=True)
+    assert "Unknown status all: all findings are shown." in unknown
+    assert "FEE-PROHIBITED-ITEM" in unknown
+    bulk = client.post(
+        "/findings/bulk",
+        data={"finding": [str(world["hd_finding"])], "action": "dismiss", "note": "x"},
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "Only acknowledging is done for several findings at once" in bulk
+    wrong_method = client.get("/logout")
+    assert wrong_method.status_code == 405
+    assert "does not take this kind of request" in wrong_method.get_data(as_text=True)
+
+
+def test_a_delete_that_resolves_findings_lists_them(client, world) -> None:  # type: ignore[no-untyped-def]
+    login(client, "insp")
+    response = client.post(f"/records/charges/{world['hd_charge']}/delete", data={"version": "1"})
+    assert response.status_code == 302
+    assert "resolved_by=" in response.headers["Location"]
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "FEE-PROHIBITED-ITEM" in page and "已消除" in page

@@ -177,3 +177,18 @@ def test_non_finite_upload_limits_are_a_clear_error(monkeypatch, value: str) -> 
     monkeypatch.setenv("FEECHECK_MAX_UPLOAD_MB", value)
     with pytest.raises(ConfigError, match="FEECHECK_MAX_UPLOAD_MB"):
         create_app({"TESTING": True})
+
+
+def test_a_copy_of_the_session_cookie_dies_with_the_logout(app: Flask, seeded: None) -> None:
+    client = app.test_client()
+    assert _login(client, "haidian").status_code == 302
+    copied = client.get_cookie("session")
+    assert copied is not None
+    thief = app.test_client()
+    thief.set_cookie("session", copied.value)
+    assert thief.get("/kindergartens/").status_code == 200
+    client.post("/logout")
+    response = thief.get("/kindergartens/")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+    assert _login(client, "haidian").status_code == 302  # the user logs in again as usual
+    assert client.get("/kindergartens/").status_code == 200

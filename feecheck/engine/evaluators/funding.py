@@ -13,7 +13,7 @@ from feecheck.engine.measures import per_child_funding
 RECEIPTS_BASIS = "receipts_proxy"  # labelled in findings.VALUE_LABELS
 
 
-@evaluator("funding_floor")
+@evaluator("funding_floor", after_month_end=True)
 def funding_floor(ctx: Context) -> Iterator[Outcome]:
     params = ctx.params()
     floor = params.decimal("funding_floor_per_child_year")
@@ -31,7 +31,7 @@ def funding_floor(ctx: Context) -> Iterator[Outcome]:
     yield Outcome(evidence, params.used, severity=severity)
 
 
-@evaluator("funding_lowered")
+@evaluator("funding_lowered", after_month_end=True)
 def funding_lowered(ctx: Context) -> Iterator[Outcome]:
     params = ctx.params()
     floor = params.decimal("funding_floor_per_child_year")
@@ -52,7 +52,7 @@ def funding_lowered(ctx: Context) -> Iterator[Outcome]:
         yield Outcome(evidence, params.used)
 
 
-@evaluator("inclusive_subsidy")
+@evaluator("inclusive_subsidy", after_month_end=True)
 def inclusive_subsidy(ctx: Context) -> Iterator[Outcome]:
     params = ctx.params()
     standard = params.decimal("inclusive_subsidy_per_child_year")

@@ -17,7 +17,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug.wrappers import Response
 
 from feecheck.extensions import db, limiter
-from feecheck.services.users import authenticate
+from feecheck.services.users import authenticate, end_sessions
 from feecheck.web.auth.forms import LoginForm
 from feecheck.web.auth.sessions import log_out_if_password_changed, remember_password
 
@@ -76,6 +76,8 @@ def login() -> str | Response:
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout() -> Response:
+    end_sessions(db.session, current_user)  # a copy of this session's cookie dies too
+    db.session.commit()
     logout_user()
     flash(_("You have logged out."), "info")
     return redirect(url_for("auth.login"))

@@ -1,9 +1,10 @@
 """A login lasts only as long as the password it was made with (Django's session auth hash).
 
-Flask-Login keeps just the user id in the session, so a password reset alone would leave an
-attacker who stole a session logged in. At login the session also gets a keyed digest of the
-password hash; a request whose session holds another digest is logged out. Nothing is stored in
-the database, and deactivation needs no digest: the user_loader refuses inactive users.
+Flask-Login keeps just the user id in a signed cookie, so a password reset (or a logout) alone
+would leave someone holding a copy of the cookie logged in. At login the session also gets a
+keyed digest of the password hash and the user's session epoch; logging out bumps the epoch, a
+reset changes the hash, and a request whose session holds another digest is logged out.
+Deactivation needs no digest: the user_loader refuses inactive users.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ SESSION_KEY = "_password_digest"
 
 
 def password_digest(user: User) -> str:
-    """A digest of the user's password hash, keyed with the app's secret (cookies are readable)."""
+    """A digest of the user's password hash and session epoch (bumped at logout), keyed with the
+    app's secret (cookies are readable)."""
     key = str(current_app.secret_key or "").encode()
-    message = user.password_hash.encode()
+    message = f"{user.password_hash}:{user.session_epoch or 0}".encode()
     return hmac.new(key, message, hashlib.sha256).hexdigest()
 
 

@@ -42,13 +42,18 @@ def index() -> str | Response:
     ruleset = rules_service.cached(current_app.config["RULES_DIR"])
     region = request.args.get("region") or None
     try:
-        view = dashboard.region_dashboard(db.session, current_user, ruleset, date.today(), region)
+        month = Period.parse(request.args["month"]) if request.args.get("month") else None
+        view = dashboard.region_dashboard(
+            db.session, current_user, ruleset, date.today(), region, month
+        )
     except ValueError:
-        flash(_("A region code has 6 digits."), "error")
+        flash(_("A region code has 6 digits, a month is YYYY-MM."), "error")
         return redirect(url_for("dashboard.index"))
+    public = [f for f in view.funding if f.rule_id == "FUNDING-FLOOR"]
+    floors = [f.floor for f in public if f.floor is not None]
     funding_chart = bars(
-        [(f"{f.code} {f.name}", f.per_child_year) for f in view.funding],
-        threshold=next((f.floor for f in view.funding if f.floor is not None), None),
+        [(f"{f.code} {f.name}", f.per_child_year) for f in public],
+        threshold=max(set(floors), key=floors.count) if floors else None,
         threshold_label=_("floor"),
         title=_("Public funding per child per year, %(month)s", month=view.month),
         empty=_("No public kindergarten in this region."),
@@ -76,7 +81,7 @@ def index() -> str | Response:
         funding_chart=funding_chart,
         months_chart=months_chart,
         rules_chart=rules_chart,
-        below=[f for f in view.funding if f.below],
+        found_below=[f for f in view.funding if f.finding_id],
     )
 
 

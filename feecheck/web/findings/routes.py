@@ -20,6 +20,7 @@ from feecheck.services.locks import Busy
 from feecheck.services.pagination import page_number
 from feecheck.services.queries import kindergarten_choices, regions_in_scope
 from feecheck.services.scope import Forbidden
+from feecheck.web.access import id_arg, id_values
 from feecheck.web.records.routes import reason
 
 bp = Blueprint("findings", __name__, url_prefix="/findings")
@@ -47,17 +48,24 @@ class BulkForm(FlaskForm):
     note = TextAreaField(_l("Note (why)"))
 
 
+STATUSES = {"live", "", *(s.value for s in FindingStatus)}
+
+
 def _filters() -> workflow.FindingFilters:
     args = request.args
     status = args.get("status", "live")
+    if status not in STATUSES:
+        flash(_("Unknown status %(status)s: all findings are shown.", status=status), "error")
+        status = ""
     return workflow.FindingFilters(
         region_code=args.get("region") or None,
-        kindergarten_id=args.get("kindergarten", type=int),
+        kindergarten_id=id_arg("kindergarten"),
         rule_id=args.get("rule") or None,
         severity=args.get("severity") or None,
         period_from=args.get("period_from") or None,
         period_to=args.get("period_to") or None,
         status=status or None,
+        resolved_by=id_arg("resolved_by"),
     )
 
 
@@ -93,10 +101,19 @@ def bulk() -> Response:
     back = request.form.get("back") or url_for("findings.index")
     if not back.startswith("/findings"):
         back = url_for("findings.index")
+    if request.form.get("action", "acknowledge") != "acknowledge":
+        flash(
+            _(
+                "Only acknowledging is done for several findings at once; open a finding to "
+                "move it otherwise."
+            ),
+            "error",
+        )
+        return redirect(back)
     if not form.validate_on_submit():
         flash(_("The form has expired; send it again."), "error")
         return redirect(back)
-    ids = [int(i) for i in request.form.getlist("finding") if i.isdigit()]
+    ids = id_values(request.form.getlist("finding"))
     if not ids:
         flash(_("Tick the findings to acknowledge first."), "error")
         return redirect(back)

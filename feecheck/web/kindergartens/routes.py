@@ -24,7 +24,7 @@ from feecheck.web.records.forms import RecheckForm
 from feecheck.web.records.routes import reason
 
 bp = Blueprint("kindergartens", __name__)
-MAX_CHECK_MONTHS = 24  # a longer range is a job for `feecheck check` or the region dashboard
+MAX_CHECK_MONTHS = 120  # one kindergarten: ten years take a few seconds; longer is a CLI job
 
 
 @bp.route("/kindergartens/")
@@ -70,7 +70,9 @@ def show(kindergarten_id: int) -> str:
             [(_("per child per year"), "bar", [f.per_child_year for f in overview.funding])],
             title=_("Public funding per child per year, by month"),
             threshold=floor,
-            threshold_label=_("floor"),
+            threshold_label=_("floor")
+            if overview.funding[0].rule_id == "FUNDING-FLOOR"
+            else _("subsidy standard"),
             stacked=False,
         )
     last = overview.month
@@ -100,7 +102,7 @@ def check(kindergarten_id: int) -> Response:
         if len(first.until(last)) > MAX_CHECK_MONTHS:
             raise ValueError("range")
     except ValueError:
-        flash(_("Give two months YYYY-MM, at most 24 months apart, the first one first."), "error")
+        flash(_("Give two months YYYY-MM, at most 120 months apart, the first one first."), "error")
         return redirect(back)
     ruleset = rules_service.cached(current_app.config["RULES_DIR"])
     try:

@@ -22,6 +22,7 @@ from feecheck.services.editing import Conflict, RecordRow
 from feecheck.services.locks import Busy
 from feecheck.services.pagination import page_number
 from feecheck.services.scope import get_kindergarten
+from feecheck.web.access import id_arg
 from feecheck.web.records.forms import (
     RECORD_TYPE_LABELS,
     RECORD_TYPE_SINGULAR,
@@ -73,7 +74,7 @@ def record_helpers() -> dict[str, Any]:
 def index(type_name: str) -> str:
     type_name = _type(type_name)
     kindergarten = None
-    kg_id = request.args.get("kindergarten", type=int)
+    kg_id = id_arg("kindergarten")
     if kg_id is not None:
         kindergarten = get_kindergarten(db.session, current_user, kg_id)
     search = request.args.get("q", "").strip()
@@ -99,7 +100,7 @@ def index(type_name: str) -> str:
 @login_required
 def show(type_name: str, record_id: int) -> str:
     row = get_record_or_404(type_name, record_id)
-    run_id = request.args.get("run", type=int)
+    run_id = id_arg("run")
     checked = (
         feedback.for_run(db.session, current_user, row, run_id) if run_id is not None else None
     )
@@ -125,7 +126,7 @@ def _choices(kindergarten_id: int | None) -> editing.Choices | None:
 @login_required
 def new(type_name: str) -> str | Response:
     type_name = _type(type_name)
-    kg_id = request.args.get("kindergarten", type=int)
+    kg_id = id_arg("kindergarten")
     kindergarten = get_kindergarten(db.session, current_user, kg_id) if kg_id else None
     form = form_class(type_name)()
     if request.method == "GET" and kindergarten is not None and type_name != "kindergartens":
@@ -167,8 +168,20 @@ def edit(type_name: str, record_id: int) -> str | Response:
         form.version.data = str(row.version)  # type: ignore[attr-defined]
     errors: dict[str, list[Problem]] = {}
     current: RecordRow | None = None
-    if form.validate_on_submit():
-        outcome = _save(type_name, form, row, _version(form.version.data))  # type: ignore[attr-defined]
+    version = _version(form.version.data)  # type: ignore[attr-defined]
+    if form.validate_on_submit() and version is None:
+        # a form that does not say which version it shows cannot prove it is not stale
+        flash(
+            _(
+                "The form did not say which version of the record it was read at: nothing "
+                "was saved. Check the values stored now and send it again."
+            ),
+            "error",
+        )
+        current = row
+        form.version.data = str(row.version)  # type: ignore[attr-defined]
+    elif form.validate_on_submit():
+        outcome = _save(type_name, form, row, version)
         if isinstance(outcome, Response):
             return outcome
         if isinstance(outcome, RecordRow):  # someone else saved first: show theirs
@@ -242,6 +255,17 @@ def _save(
     checked = feedback.recheck(db.session, current_user, ruleset, [row, saved], _as_of())
     if checked.failed:
         flash(checked.failed, "error")
+    if checked.not_rechecked:
+        first, last = checked.not_rechecked
+        flash(
+            _(
+                "%(first)s–%(last)s are more than 24 months back and were not checked again: "
+                "run the check on the kindergarten's page for them.",
+                first=first,
+                last=last,
+            ),
+            "error",
+        )
     return redirect(
         url_for("records.show", type_name=type_name, record_id=saved.id, run=checked.run_id)
     )
@@ -255,6 +279,16 @@ def delete(type_name: str, record_id: int) -> str | Response:
     form = DeleteForm()
     blocking = editing.dependants(db.session, type_name, row)
     if form.validate_on_submit():
+        version = _version(form.version.data)
+        if version is None:
+            flash(
+                _(
+                    "The form did not say which version of the record it was read at: nothing "
+                    "was deleted. Look at the record and delete it again."
+                ),
+                "error",
+            )
+            return redirect(url_for("records.show", type_name=type_name, record_id=record_id))
         ruleset = rules_service.cached(current_app.config["RULES_DIR"])
         try:
             editing.delete_record(
@@ -262,7 +296,7 @@ def delete(type_name: str, record_id: int) -> str | Response:
                 current_user,
                 type_name,
                 record_id,
-                expected_version=_version(form.version.data),
+                expected_version=version,
             )
         except (Conflict, Busy, Refused) as exc:
             db.session.rollback()
@@ -271,18 +305,21 @@ def delete(type_name: str, record_id: int) -> str | Response:
         db.session.commit()
         flash(_("Deleted."), "info")
         checked = feedback.recheck(db.session, current_user, ruleset, [row], _as_of())
-        if checked.resolved:
+        if checked.failed:
+            flash(checked.failed, "error")
+        if checked.resolved:  # show which, with their clauses and figures
             flash(
                 _(
-                    "The check of %(first)s–%(last)s resolved %(n)d findings.",
+                    "The check of %(first)s–%(last)s resolved %(n)d findings, listed below.",
                     first=checked.period_from,
                     last=checked.period_to,
                     n=len(checked.resolved),
                 ),
                 "info",
             )
-        if checked.failed:
-            flash(checked.failed, "error")
+            return redirect(
+                url_for("findings.index", resolved_by=checked.run_id, status="resolved")
+            )
         return redirect(
             url_for("records.index", type_name=type_name, kindergarten=row.kindergarten_id)
             if type_name != "kindergartens"
