@@ -25,6 +25,8 @@ def defaults(instance_path: Path) -> dict[str, Any]:
         ),
         "SECRET_KEY": os.environ.get("FEECHECK_SECRET_KEY") or _instance_secret(instance_path),
         "RULES_DIR": Path(os.environ.get("FEECHECK_RULES_DIR", ROOT / "rules")),
+        # issuing offices (name, notice prefix, deadline) by region: services/offices.py
+        "OFFICES_FILE": Path(os.environ.get("FEECHECK_OFFICES") or instance_path / "offices.yaml"),
         "MAX_CONTENT_LENGTH": _megabytes("FEECHECK_MAX_UPLOAD_MB", "50"),
         "BABEL_DEFAULT_LOCALE": "zh_CN",
         "BABEL_TRANSLATION_DIRECTORIES": str(ROOT / "translations"),

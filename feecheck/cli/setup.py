@@ -25,6 +25,7 @@ from feecheck.services import schema
 from feecheck.services.audit import Actor
 from feecheck.services.demo import DemoError, build_demo, check_demo
 from feecheck.services.jobs import fail_stale_work
+from feecheck.services.offices import write_demo_offices
 from feecheck.services.users import UserError, create_user
 
 
@@ -45,7 +46,11 @@ def init_command() -> None:
 @with_appcontext
 @click.option("--seed", default=2025, show_default=True, help="Random seed; same seed, same data.")
 def demo_command(seed: int) -> None:
-    """Fill an empty database with realistic demo data (every rule id has a seeded case)."""
+    """Fill an empty database with realistic demo data (every rule id has a seeded case).
+
+    Creates or upgrades the schema first, as `init` does.
+    """
+    schema.upgrade(_bind(current_app))
     started = time.perf_counter()
     session = db.session
     try:
@@ -59,6 +64,10 @@ def demo_command(seed: int) -> None:
     found = check_demo(session, rules_service.cached(current_app.config["RULES_DIR"]), date.today())
     session.commit()
     click.echo(f"the demo school year checked: {found} findings stored")
+    if write_demo_offices(Path(current_app.config["OFFICES_FILE"])):
+        click.echo(
+            f"the demo districts' issuing offices written to {current_app.config['OFFICES_FILE']}"
+        )
 
 
 @click.group("user", cls=AppGroup)
@@ -106,6 +115,7 @@ def quickstart_command(host: str, port: int, no_serve: bool) -> None:
         found = check_demo(session, rules_service.cached(app.config["RULES_DIR"]), date.today())
         session.commit()
         click.echo(f"the demo school year checked: {found} findings stored")
+        write_demo_offices(Path(app.config["OFFICES_FILE"]))
     logins = _demo_logins(app)
     failed = fail_stale_work(session)  # jobs and imports left running by a stopped server
     if failed:

@@ -9,6 +9,7 @@ from feecheck.models.funding import Funding
 from feecheck.models.inspections import Inspection
 from feecheck.models.jobs import Job
 from feecheck.models.kindergarten import Child, FiledAccount, Kindergarten
+from feecheck.models.notices import Notice, NoticeFinding
 from feecheck.models.user import User
 
 __all__ = [
@@ -27,6 +28,8 @@ __all__ = [
     "Inspection",
     "Job",
     "Kindergarten",
+    "Notice",
+    "NoticeFinding",
     "Refund",
     "User",
 ]

@@ -39,6 +39,7 @@ import dataclasses
 import logging
 import threading
 import time
+import zipfile
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -57,7 +58,7 @@ from feecheck.engine.taxonomy import load_taxonomy
 from feecheck.models import ImportBatch, Job, User
 from feecheck.models.base import utcnow
 from feecheck.models.session import SQLITE_BUSY_TIMEOUT_MS
-from feecheck.services import locks, rules
+from feecheck.services import locks, reports, rules
 from feecheck.services.checking import CheckError, Scope, run_check
 from feecheck.services.importing import ImportOptions, fail_stale_batches, run_import
 from feecheck.services.locks import BATCHES, JOBS, begin_write
@@ -837,3 +838,89 @@ def check_job(session: Session, job: Job, report_progress: ReportProgress) -> di
         "reopened": outcome.reopened,
         "not_evaluated": len(outcome.not_evaluated),
     }
+
+
+@kind("reports")
+def reports_job(session: Session, job: Job, report_progress: ReportProgress) -> dict[str, Any]:
+    """Every kindergarten's monthly report of a region, as PDFs zipped into one archive (the
+    region is checked once first)."""
+    params = job.params
+    user = _user(session, params)
+    try:
+        period = Period.parse(params["period"])
+        generated_on = date.fromisoformat(params["generated_on"])
+        ruleset = rules.load(Path(params["rules_dir"]))
+    except ValueError as exc:
+        raise JobFailed(str(exc), f"报告月份或日期无效：{exc}") from exc
+    except RulesError as exc:
+        raise JobFailed(
+            f"rules/ has {len(exc.problems)} problem(s), the first: {exc.problems[0]}",
+            f"规则目录有 {len(exc.problems)} 处错误，第一处：{exc.problems[0]}",
+        ) from exc
+    region = params["region_code"]
+    folder = Path(params["folder"]) / str(job.id)
+    options = reports.ReportOptions(
+        generated_on, Path(params["offices_file"]) if params.get("offices_file") else None
+    )
+    try:
+        written = reports.each_pdf(
+            session, user, ruleset, region, period, options, folder / "pdf", report_progress
+        )
+    except NotFound as exc:
+        raise JobFailed(
+            f"region {region} is outside your region", f"地区 {region} 不在您的辖区内"
+        ) from exc
+    archive = folder / f"reports-{region}-{period}.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zipped:
+        for path in written:
+            # a fixed date in the archive too: the same reports give the same zip
+            stamp = (generated_on.year, generated_on.month, generated_on.day, 0, 0, 0)
+            info = zipfile.ZipInfo(path.name, date_time=stamp)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zipped.writestr(info, path.read_bytes())
+    for path in written:
+        path.unlink()
+    return {"reports": len(written), "archive": str(archive), "period": str(period)}
+
+
+def start_reports(
+    session: Session,
+    user: User | None,
+    runner: Runner,
+    *,
+    region_code: str,
+    period: str,
+    generated_on: date,
+    rules_dir: Path,
+    offices_file: Path | None,
+    instance_path: Path,
+) -> Job:
+    """Every kindergarten's report of a region, as a job; the archive lands in the instance
+    folder (`reports/<job id>/`), downloaded from the job's page."""
+    job = enqueue(
+        session,
+        "reports",
+        {
+            "region_code": region_code,
+            "period": period,
+            "generated_on": generated_on.isoformat(),
+            "rules_dir": str(rules_dir),
+            "offices_file": str(offices_file) if offices_file else None,
+            "user_id": user.id if user else None,
+            "folder": str(Path(instance_path) / "reports"),
+        },
+        user,
+        runner,
+    )
+    return job
+
+
+def archive_of(job: Job) -> Path | None:
+    """The archive of a finished reports job, if it is still there."""
+    if job.kind != "reports" or job.status != "done" or not job.result:
+        return None
+    path = Path(str(job.result.get("archive", "")))
+    folder = Path(str(job.params.get("folder", ""))) / str(job.id)
+    if not path.is_file() or path.parent != folder:  # only what the job itself wrote
+        return None
+    return path

@@ -1,5 +1,10 @@
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 from flask.testing import FlaskCliRunner
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -30,6 +35,16 @@ def test_demo_fills_then_refuses(runner: FlaskCliRunner) -> None:
     assert again.exit_code == 2
     assert "already holds kindergartens" in again.output
     assert session.scalar(select(func.count()).select_from(Kindergarten)) == 17
+
+
+def test_demo_on_a_new_machine_creates_the_schema_first(tmp_path: Path) -> None:
+    """`feecheck demo` is the first command of the README's walk-through: no `init` before it."""
+    env = dict(os.environ, FEECHECK_DATABASE_URL=f"sqlite:///{tmp_path / 'new.db'}")
+    env["FEECHECK_INSTANCE"] = str(tmp_path / "instance")
+    feecheck = Path(sys.executable).with_name("feecheck")
+    done = subprocess.run([feecheck, "demo"], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "kindergartens 17" in done.stdout
 
 
 def test_user_add_hashes_the_password_and_audits(runner: FlaskCliRunner) -> None:

@@ -18,12 +18,13 @@ from feecheck.domain.periods import Period
 from feecheck.domain.reasons import Refused
 from feecheck.domain.regions import validate_region_code
 from feecheck.extensions import db
-from feecheck.services import dashboard, jobs
+from feecheck.services import dashboard, jobs, reports
 from feecheck.services import rules as rules_service
 from feecheck.services.queries import regions_in_scope
 from feecheck.services.scope import require_region
 from feecheck.web.charts import bars, columns
 from feecheck.web.jobs import runners
+from feecheck.web.kindergartens.routes import pdf_response
 
 bp = Blueprint("dashboard", __name__)
 
@@ -124,6 +125,72 @@ def check() -> Response:
         db.session.rollback()
         flash(exc.zh if str(get_locale()).startswith("zh") else exc.en, "error")
         return redirect(url_for("dashboard.index"))
+    return redirect(url_for("jobs.show", job_id=job.id))
+
+
+@bp.route("/report.pdf")
+@login_required
+def region_report() -> Response:
+    """The region's monthly report (the region's month is checked first)."""
+    region = request.args.get("region") or current_user.region_code
+    try:
+        period = Period.parse(request.args.get("period", ""))
+        if not region:
+            raise ValueError("region")
+        region = validate_region_code(region)
+    except ValueError:
+        flash(_("Give the month of the report, YYYY-MM, and a region."), "error")
+        return redirect(url_for("dashboard.index"))
+    require_region(current_user, region)
+    ruleset = rules_service.cached(current_app.config["RULES_DIR"])
+    options = reports.ReportOptions(date.today(), Path(current_app.config["OFFICES_FILE"]))
+    try:
+        _report, data = reports.region_pdf(
+            db.session,
+            current_user,
+            ruleset,
+            region,
+            period,
+            options,
+            with_details=request.args.get("details") == "1",
+        )
+    except Refused as exc:
+        db.session.rollback()
+        flash(exc.zh if str(get_locale()).startswith("zh") else exc.en, "error")
+        return redirect(url_for("dashboard.index"))
+    return pdf_response(data, f"{region}-{period}.pdf")
+
+
+@bp.route("/reports", methods=["POST"])
+@login_required
+def each_report() -> Response:
+    """Every kindergarten's report of a region, zipped, as a job."""
+    form = RegionCheckForm()
+    region = request.form.get("region") or current_user.region_code
+    try:
+        period = Period.parse(request.form.get("period", ""))
+        if not region:
+            raise ValueError("region")
+        region = validate_region_code(region)
+    except ValueError:
+        flash(_("Give the month of the report, YYYY-MM, and a region."), "error")
+        return redirect(url_for("dashboard.index"))
+    if not form.validate_on_submit():
+        flash(_("The form has expired; send it again."), "error")
+        return redirect(url_for("dashboard.index"))
+    require_region(current_user, region)
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    job = jobs.start_reports(
+        db.session,
+        current_user,
+        runners.runner(app),
+        region_code=region,
+        period=str(period),
+        generated_on=date.today(),
+        rules_dir=Path(app.config["RULES_DIR"]),
+        offices_file=Path(app.config["OFFICES_FILE"]),
+        instance_path=Path(app.instance_path),
+    )
     return redirect(url_for("jobs.show", job_id=job.id))
 
 

@@ -5,7 +5,16 @@ from __future__ import annotations
 
 import threading
 
-from flask import Blueprint, Flask, Response, current_app, jsonify, render_template
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    current_app,
+    jsonify,
+    render_template,
+    send_file,
+)
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy.exc import SQLAlchemyError
@@ -16,7 +25,7 @@ from feecheck.services import jobs
 
 bp = Blueprint("jobs", __name__, url_prefix="/jobs")
 
-KIND_LABELS = {"import": _l("Import"), "check": _l("Check")}
+KIND_LABELS = {"import": _l("Import"), "check": _l("Check"), "reports": _l("Reports")}
 STATUS_LABELS = {
     "queued": _l("Waiting"),
     "running": _l("Running"),
@@ -24,6 +33,7 @@ STATUS_LABELS = {
     "failed": _l("Failed"),
 }
 RESULT_LABELS = {
+    "reports": _l("Reports"),
     "rows": _l("Rows"),
     "created": _l("New"),
     "updated": _l("Updated"),
@@ -83,3 +93,16 @@ def show(job_id: int) -> str:
 def status(job_id: int) -> Response:
     job = jobs.get_job(db.session, current_user, job_id)
     return jsonify(jobs.status_of(db.session, job))
+
+
+@bp.route("/<int:job_id>/download")
+@login_required
+def download(job_id: int) -> Response:
+    """The archive a finished reports job made."""
+    job = jobs.get_job(db.session, current_user, job_id)
+    archive = jobs.archive_of(job)
+    if archive is None:
+        abort(404)
+    return send_file(
+        archive, mimetype="application/zip", as_attachment=True, download_name=archive.name
+    )

@@ -155,3 +155,14 @@ class RecheckForm(FlaskForm):
 
     period_from = StringField(_l("From month"))
     period_to = StringField(_l("To month"))
+
+
+class NoticeForm(FlaskForm):
+    """Issue a notice to correct for a kindergarten's open violations of some months."""
+
+    period_from = StringField(_l("From month"))
+    period_to = StringField(_l("To month"))
+    inspector1 = StringField(_l("Inspector"))
+    certificate1 = StringField(_l("Enforcement certificate no."))
+    inspector2 = StringField(_l("Second inspector"))
+    certificate2 = StringField(_l("Enforcement certificate no."))
