@@ -106,6 +106,23 @@ class FindingStatus(LabelledEnum):
     RESOLVED = "resolved", "已消除"
 
 
+class FollowUpOutcome(LabelledEnum):
+    """What a follow-up inspection (复查) of a notice found."""
+
+    RECTIFIED = "rectified", "已整改到位"
+    PARTLY = "partly", "部分整改"
+    NOT_RECTIFIED = "not_rectified", "未整改"
+
+
+class RefundState(LabelledEnum):
+    """A refund-ledger item's state (services.ledger)."""
+
+    OVERDUE = "overdue", "逾期未退"
+    OWED = "owed", "待退"
+    PARTLY_REFUNDED = "partly_refunded", "部分已退"
+    SETTLED = "settled", "已退清"
+
+
 # Wordings of real lists and local documents, by enumeration class name.
 ALIASES: dict[str, dict[str, str]] = {
     # 办园性质 as official lists write it: by who runs the kindergarten (all public ones), or as

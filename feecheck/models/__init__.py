@@ -9,7 +9,7 @@ from feecheck.models.funding import Funding
 from feecheck.models.inspections import Inspection
 from feecheck.models.jobs import Job
 from feecheck.models.kindergarten import Child, FiledAccount, Kindergarten
-from feecheck.models.notices import Notice, NoticeFinding
+from feecheck.models.notices import Notice, NoticeFinding, NoticeFollowUp
 from feecheck.models.user import User
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "Kindergarten",
     "Notice",
     "NoticeFinding",
+    "NoticeFollowUp",
     "Refund",
     "User",
 ]

@@ -7,9 +7,10 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from feecheck.domain.categories import FollowUpOutcome
 from feecheck.models.base import Base, utcnow
 
 
@@ -38,6 +39,10 @@ class Notice(Base):
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     note: Mapped[str | None] = mapped_column(Text)
+    # closed (销号) once every violation it covers is rectified, resolved or dismissed and every
+    # refund it demanded is settled (services.notices.close_notice)
+    closed_on: Mapped[date | None]
+    closed_by: Mapped[str | None] = mapped_column(String(64))  # who closed it (audit log: id)
 
 
 class NoticeFinding(Base):
@@ -48,3 +53,24 @@ class NoticeFinding(Base):
     notice_id: Mapped[int] = mapped_column(ForeignKey("notices.id"), primary_key=True)
     finding_id: Mapped[int] = mapped_column(ForeignKey("findings.id"), primary_key=True, index=True)
     amount_due: Mapped[Decimal | None]
+
+
+class NoticeFollowUp(Base):
+    """A follow-up inspection (复查) of a notice: when, by whom, what was found."""
+
+    __tablename__ = "notice_follow_ups"
+    __table_args__ = (
+        CheckConstraint(
+            "outcome IN (" + ", ".join(f"'{o}'" for o in FollowUpOutcome.values()) + ")",
+            name="outcome_enum",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    notice_id: Mapped[int] = mapped_column(ForeignKey("notices.id"), index=True)
+    followed_up_on: Mapped[date]
+    inspector: Mapped[str] = mapped_column(String(100))
+    outcome: Mapped[str] = mapped_column(String(16))  # FollowUpOutcome
+    notes: Mapped[str | None] = mapped_column(Text)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

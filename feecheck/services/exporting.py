@@ -16,6 +16,9 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, Literal, TextIO
 
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Font
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -104,6 +107,38 @@ def write_csv(
         writer.writerow([escape_formula(c) for c in row] if escape else row)
         n += 1
     return n
+
+
+def xlsx_bytes(sheet: str, header: list[str], rows: Iterable[list[Any]]) -> bytes:
+    """One sheet (openpyxl, write-only: rows stream through): the header in bold and frozen,
+    text cells escaped against formula injection, Decimal amounts as numbers with two
+    decimals."""
+    book = Workbook(write_only=True)
+    ws = book.create_sheet(sheet[:31])
+    ws.freeze_panes = "A2"
+    bold = Font(bold=True)
+    heading = []
+    for name in header:
+        cell = WriteOnlyCell(ws, value=escape_formula(name))
+        cell.font = bold
+        heading.append(cell)
+    ws.append(heading)
+    for values in rows:
+        cells = []
+        for value in values:
+            if isinstance(value, Decimal):
+                cell = WriteOnlyCell(ws, value=value)
+                cell.number_format = "0.00"
+            elif isinstance(value, str):
+                cell = WriteOnlyCell(ws, value=escape_formula(value))
+                cell.data_type = "s"  # text, never a formula
+            else:
+                cell = WriteOnlyCell(ws, value=value)
+            cells.append(cell)
+        ws.append(cells)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
 
 
 def export_csv(

@@ -1,14 +1,30 @@
-"""What is owed to families, per receipt: the refunds findings order, what was refunded since,
-what is outstanding. Reports, notices (and the refund ledger) all count money this one way.
+"""The refund-due ledger: what each kindergarten owes families, per receipt, until it is paid back.
 
-Per receipt (a charge of one kindergarten):
-- due: the refunds the findings on it order (`refund_due` in their evidence: the whole amount of
-  a prohibited item, the excess over a standard, the refund owed on leaving, …), added up across
-  findings but never more than the receipt's amount (claims on the same money are not added
-  twice, and an item never exceeds its receipt);
-- refunded: every refund recorded against the receipt up to the as-of date, never more than due;
-- outstanding: due − refunded.
-Dismissed and resolved findings order nothing.
+Reports, notices, dashboards and `feecheck ledger` all count money this one way.
+
+One item per receipt (a charge, so one child) that some finding orders partly or wholly returned
+(`refund_due` in its evidence). Its figures:
+
+- **due**: the findings' claims on the receipt, netted so that the same money is never claimed
+  twice (the netting rule, also in the README):
+  1. a claim on the whole receipt (a prohibited item, accommodation charged to a non-boarder, or
+     any claim as large as the receipt) makes the whole receipt due;
+  2. claims on slices of time (meal-fee settlement of one month, the refund owed after a child
+     left) concern different days of the receipt: they add up;
+  3. any other claim (the excess over a standard, the part of a free final year that was charged)
+     is a share of every day's money: it applies to what the slices have not already returned,
+     so shares and slices combine as `amount × (1 − (1 − slices/amount) × Π(1 − share/amount))`;
+  4. the result is rounded half-up to the fen and never exceeds the receipt's amount.
+- **refunded**: the refunds recorded against the receipt up to the as-of date, counted up to due;
+- **outstanding**: due − refunded, never below 0;
+- **state**: `settled` (nothing outstanding), `overdue` (a notice demanded it, its deadline has
+  passed at the as-of date and money is outstanding), `partly_refunded`, or `owed`.
+
+Which findings claim: open, acknowledged and rectified ones. A dismissed finding claims nothing.
+A finding a re-check resolved keeps its claim only as far as refunds paid it (the check stops
+finding a refund shortfall once the refund is recorded; the item then reads `settled`), never
+further (a finding resolved because its records were corrected orders nothing more):
+due = max(due of the standing claims, min(due of all claims, due of the standing ones + refunded)).
 """
 
 from __future__ import annotations
@@ -17,16 +33,34 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session, load_only
 
 from feecheck.domain.money import money
-from feecheck.models import Charge, Child, Finding, Kindergarten, Refund
+from feecheck.models import Charge, Child, Finding, Kindergarten, Notice, NoticeFinding, Refund
 
 ZERO = Decimal("0.00")
-ORDERING = ("open", "acknowledged", "rectified")  # statuses whose refunds still stand
+ORDERING = ("open", "acknowledged", "rectified")  # statuses whose refunds stand
+HISTORY = ("resolved",)  # resolved claims count as far as refunds paid them
+WHOLE_RULES = frozenset({"FEE-PROHIBITED-ITEM", "ACCOMMODATION-NON-BOARDER"})
+SLICE_RULES = frozenset({"MEAL-SETTLEMENT", "REFUND-ON-WITHDRAWAL"})
+STATES = ("overdue", "owed", "partly_refunded", "settled")  # also the order lists show them in
+CHUNK = 500
+
+
+@dataclass(frozen=True)
+class Claim:
+    finding_id: int
+    rule_id: str
+    status: str
+    amount: Decimal  # the gross refund the finding orders
+
+    @property
+    def standing(self) -> bool:
+        return self.status in ORDERING
 
 
 @dataclass
@@ -35,14 +69,28 @@ class ReceiptDue:
     receipt_no: str
     child_ref: str
     charge_amount: Decimal
-    rule_ids: set[str] = field(default_factory=set)
-    finding_ids: list[int] = field(default_factory=list)
-    claimed: Decimal = ZERO  # Σ of the findings' refunds, before the cap
-    refunded: Decimal = ZERO
+    claims: list[Claim] = field(default_factory=list)
+    refunded: Decimal = ZERO  # every refund on the receipt up to the as-of date
+    refund_nos: list[str] = field(default_factory=list)
+    kindergarten_code: str = ""
+    notice_id: int | None = None
+    notice_no: str | None = None
+    deadline: date | None = None
+    as_of: date | None = None
 
     @property
-    def due(self) -> Decimal:
-        return min(self.claimed, self.charge_amount)
+    def rule_ids(self) -> list[str]:
+        return sorted({c.rule_id for c in self.claims})
+
+    @property
+    def finding_ids(self) -> list[int]:
+        return [c.finding_id for c in self.claims]
+
+    @cached_property
+    def due(self) -> Decimal:  # claims and refunds are set when the item is made
+        standing = net_due(self.charge_amount, [c for c in self.claims if c.standing])
+        everything = net_due(self.charge_amount, self.claims)
+        return max(standing, min(everything, standing + self.refunded))
 
     @property
     def refunded_towards(self) -> Decimal:
@@ -55,13 +103,33 @@ class ReceiptDue:
     @property
     def state(self) -> str:
         if self.outstanding <= ZERO:
-            return "refunded"
-        return "partly_refunded" if self.refunded_towards > ZERO else "due"
+            return "settled"
+        if self.deadline is not None and self.as_of is not None and self.as_of > self.deadline:
+            return "overdue"
+        return "partly_refunded" if self.refunded_towards > ZERO else "owed"
+
+
+def net_due(amount: Decimal, claims: Iterable[Claim]) -> Decimal:
+    """The money the claims order returned from one receipt of `amount` (the netting rule)."""
+    claims = list(claims)
+    if not claims or amount <= ZERO:
+        return ZERO
+    if any(c.rule_id in WHOLE_RULES or c.amount >= amount for c in claims):
+        return money(amount)
+    slices = sum((c.amount for c in claims if c.rule_id in SLICE_RULES), ZERO)
+    kept = 1 - min(slices / amount, Decimal(1))
+    shares: dict[str, Decimal] = {}
+    for c in claims:
+        if c.rule_id not in SLICE_RULES:
+            shares[c.rule_id] = shares.get(c.rule_id, ZERO) + c.amount
+    for share in shares.values():
+        kept *= 1 - min(share / amount, Decimal(1))
+    return min(money(amount * (1 - kept)), money(amount))
 
 
 def claimed(finding: Finding) -> tuple[str, Decimal] | None:
-    """(receipt, refund ordered) of a finding that orders money back to a family, else None."""
-    if finding.status not in ORDERING or finding.amount_due is None:
+    """(receipt, gross refund ordered) of a finding that orders money back, else None."""
+    if finding.amount_due is None:
         return None
     evidence = finding.evidence or {}
     receipt = evidence.get("receipt") or next(iter(evidence.get("charges") or []), None)
@@ -74,58 +142,102 @@ def claimed(finding: Finding) -> tuple[str, Decimal] | None:
     return str(receipt), money(gross if gross is not None else finding.amount_due)
 
 
-def receipts_due(session: Session, findings: Iterable[Finding], as_of: date) -> list[ReceiptDue]:
-    """The money the findings order returned, per receipt, with refunds up to `as_of`."""
-    claims: dict[tuple[int, str], list[tuple[Finding, Decimal]]] = {}
+def receipts_due(
+    session: Session, findings: Iterable[Finding], as_of: date, *, with_notices: bool = False
+) -> list[ReceiptDue]:
+    """The money the findings order returned, per receipt, with refunds up to `as_of`.
+
+    Findings of other statuses than ORDERING and HISTORY are ignored; items left with nothing
+    due are dropped. `with_notices` looks up the newest notice that covered each item.
+    """
+    claims: dict[tuple[int, str], list[Claim]] = {}
     for finding in findings:
+        if finding.status not in ORDERING + HISTORY:
+            continue
         found = claimed(finding)
         if found is not None:
-            claims.setdefault((finding.kindergarten_id, found[0]), []).append((finding, found[1]))
+            claim = Claim(finding.id, finding.rule_id, finding.status, found[1])
+            claims.setdefault((finding.kindergarten_id, found[0]), []).append(claim)
     if not claims:
         return []
     keys = list(claims)
-    charges = {}
-    for start in range(0, len(keys), 500):
-        part = keys[start : start + 500]
-        for kg_id, receipt, charge_id, amount, child_ref in session.execute(
+    charges: dict[tuple[int, str], tuple[int, Decimal, str, str]] = {}
+    for start in range(0, len(keys), CHUNK):
+        for kg_id, receipt, charge_id, amount, child_ref, code in session.execute(
             select(
-                Charge.kindergarten_id, Charge.receipt_no, Charge.id, Charge.amount, Child.child_ref
+                Charge.kindergarten_id,
+                Charge.receipt_no,
+                Charge.id,
+                Charge.amount,
+                Child.child_ref,
+                Kindergarten.code,
             )
             .join(Child, Child.id == Charge.child_id)
-            .where(tuple_(Charge.kindergarten_id, Charge.receipt_no).in_(part))
-        ):
-            charges[(kg_id, receipt)] = (charge_id, amount, child_ref)
-    refunded: dict[int, Decimal] = {}
-    ids = [c[0] for c in charges.values()]
-    for start in range(0, len(ids), 500):
-        for charge_id, amount in session.execute(
-            select(Refund.charge_id, Refund.amount).where(
-                Refund.charge_id.in_(ids[start : start + 500]), Refund.refunded_on <= as_of
+            .join(Kindergarten, Kindergarten.id == Charge.kindergarten_id)
+            .where(
+                tuple_(Charge.kindergarten_id, Charge.receipt_no).in_(keys[start : start + CHUNK])
             )
         ):
-            refunded[charge_id] = refunded.get(charge_id, ZERO) + amount
+            charges[(kg_id, receipt)] = (charge_id, amount, child_ref, code)
+    refunds: dict[int, list[tuple[str, Decimal]]] = {}
+    ids = [c[0] for c in charges.values()]
+    for start in range(0, len(ids), CHUNK):
+        for charge_id, refund_no, amount in session.execute(
+            select(Refund.charge_id, Refund.refund_no, Refund.amount)
+            .where(Refund.charge_id.in_(ids[start : start + CHUNK]), Refund.refunded_on <= as_of)
+            .order_by(Refund.refunded_on, Refund.refund_no)
+        ):
+            refunds.setdefault(charge_id, []).append((refund_no, amount))
     items = []
-    for (kg_id, receipt), found in sorted(claims.items(), key=lambda kv: (kv[0][0], kv[0][1])):
-        charge = charges.get((kg_id, receipt))
+    for key in sorted(claims):
+        charge = charges.get(key)
         if charge is None:  # the charge was deleted since: nothing left to refund against
             continue
-        charge_id, amount, child_ref = charge
-        item = ReceiptDue(kg_id, receipt, child_ref, amount, refunded=refunded.get(charge_id, ZERO))
-        for finding, gross in sorted(found, key=lambda fg: fg[0].id):
-            item.rule_ids.add(finding.rule_id)
-            item.finding_ids.append(finding.id)
-            item.claimed += gross
-        items.append(item)
+        charge_id, amount, child_ref, code = charge
+        paid = refunds.get(charge_id, [])
+        item = ReceiptDue(
+            key[0],
+            key[1],
+            child_ref,
+            amount,
+            sorted(claims[key], key=lambda c: c.finding_id),
+            sum((a for _, a in paid), ZERO),
+            [no for no, _ in paid],
+            code,
+            as_of=as_of,
+        )
+        if item.due > ZERO:
+            items.append(item)
+    if with_notices:
+        _attach_notices(session, items)
     return items
 
 
-def owed(session: Session, conditions: Iterable[Any], as_of: date) -> dict[int, ReceiptTotals]:
-    """Due, refunded and outstanding per kindergarten, for the findings matching `conditions`
-    (SQL conditions on Finding and Kindergarten), counted per receipt as above."""
+def _attach_notices(session: Session, items: list[ReceiptDue]) -> None:
+    """Each item's newest notice among those covering its findings (number and deadline)."""
+    by_finding: dict[int, list[ReceiptDue]] = {}
+    for item in items:
+        for finding_id in item.finding_ids:
+            by_finding.setdefault(finding_id, []).append(item)
+    ids = list(by_finding)
+    for start in range(0, len(ids), CHUNK):
+        rows = session.execute(
+            select(NoticeFinding.finding_id, Notice.id, Notice.number, Notice.deadline)
+            .join(Notice, Notice.id == NoticeFinding.notice_id)
+            .where(NoticeFinding.finding_id.in_(ids[start : start + CHUNK]))
+            .order_by(Notice.issued_on, Notice.id)
+        )
+        for finding_id, notice_id, number, deadline in rows:
+            for item in by_finding[finding_id]:
+                if item.notice_id is None or notice_id > item.notice_id:
+                    item.notice_id, item.notice_no, item.deadline = notice_id, number, deadline
+
+
+def _findings(session: Session, conditions: Iterable[Any]) -> Iterable[Finding]:
     statement = (
         select(Finding)
         .join(Kindergarten, Kindergarten.id == Finding.kindergarten_id)
-        .where(Finding.amount_due.is_not(None), Finding.status.in_(ORDERING), *conditions)
+        .where(Finding.amount_due.is_not(None), Finding.status.in_(ORDERING + HISTORY), *conditions)
         .options(
             load_only(
                 Finding.id,
@@ -137,12 +249,7 @@ def owed(session: Session, conditions: Iterable[Any], as_of: date) -> dict[int, 
             )
         )
     )
-    totals: dict[int, ReceiptTotals] = {}
-    for item in receipts_due(session, session.scalars(statement), as_of):
-        entry = totals.setdefault(item.kindergarten_id, ReceiptTotals())
-        entry.due += item.due
-        entry.refunded += item.refunded_towards
-    return totals
+    return session.scalars(statement)
 
 
 @dataclass
@@ -153,3 +260,95 @@ class ReceiptTotals:
     @property
     def outstanding(self) -> Decimal:
         return self.due - self.refunded
+
+    def add(self, item: ReceiptDue) -> None:
+        self.due += item.due
+        self.refunded += item.refunded_towards
+
+
+def owed(session: Session, conditions: Iterable[Any], as_of: date) -> dict[int, ReceiptTotals]:
+    """Due, refunded and outstanding per kindergarten, for the findings matching `conditions`
+    (SQL conditions on Finding and Kindergarten), counted per receipt as above."""
+    totals: dict[int, ReceiptTotals] = {}
+    for item in receipts_due(session, _findings(session, conditions), as_of):
+        totals.setdefault(item.kindergarten_id, ReceiptTotals()).add(item)
+    return totals
+
+
+@dataclass
+class Ledger:
+    as_of: date
+    items: list[ReceiptDue]
+    totals: ReceiptTotals
+
+    def by_state(self) -> dict[str, int]:
+        counts = dict.fromkeys(STATES, 0)
+        for item in self.items:
+            counts[item.state] += 1
+        return counts
+
+    def as_json(self) -> dict[str, Any]:
+        """The contract of `feecheck ledger --format json` (spec §3): amounts as strings."""
+        return {
+            "as_of": self.as_of.isoformat(),
+            "items": [row(item) for item in self.items],
+            "totals": {
+                "due": f"{self.totals.due:.2f}",
+                "refunded": f"{self.totals.refunded:.2f}",
+                "outstanding": f"{self.totals.outstanding:.2f}",
+            },
+        }
+
+
+COLUMNS = (
+    "kindergarten_code",
+    "child_ref",
+    "receipt_no",
+    "rule_ids",
+    "due",
+    "refunded",
+    "outstanding",
+    "state",
+    "notice_no",
+    "deadline",
+)
+
+
+def row(item: ReceiptDue) -> dict[str, Any]:
+    return {
+        "kindergarten_code": item.kindergarten_code,
+        "child_ref": item.child_ref,
+        "receipt_no": item.receipt_no,
+        "rule_ids": item.rule_ids,
+        "due": f"{item.due:.2f}",
+        "refunded": f"{item.refunded_towards:.2f}",
+        "outstanding": f"{item.outstanding:.2f}",
+        "state": item.state,
+        "notice_no": item.notice_no,
+        "deadline": item.deadline.isoformat() if item.deadline else None,
+    }
+
+
+def build_ledger(
+    session: Session, conditions: Iterable[Any], as_of: date, *, state: str | None = None
+) -> Ledger:
+    """The ledger of the findings matching `conditions`: overdue items first, then by
+    kindergarten and receipt; `state` keeps one state's items (totals follow the filter)."""
+    items = receipts_due(session, _findings(session, conditions), as_of, with_notices=True)
+    if state:
+        items = [i for i in items if i.state == state]
+    items.sort(key=lambda i: (i.state != "overdue", i.kindergarten_code, i.receipt_no))
+    totals = ReceiptTotals()
+    for item in items:
+        totals.add(item)
+    return Ledger(as_of, items, totals)
+
+
+def table(book: Ledger) -> list[list[Any]]:
+    """The items as rows of COLUMNS (rule ids joined by spaces, None as ""), for CSV and xlsx."""
+    rows = []
+    for item in book.items:
+        values = row(item)
+        values["rule_ids"] = " ".join(values["rule_ids"])
+        rows.append(["" if values[c] is None else values[c] for c in COLUMNS])
+    return rows

@@ -687,6 +687,8 @@ RECORD_TYPES: dict[str, RecordType] = {
                 Field("amount", "退费金额", _positive_amount, True),
                 Field("refunded_on", "退费日期", _date, True),
                 Field("reason", "退费原因", _text(200)),
+                # optional proof: the child the money went back to (must be the receipt's)
+                Field("child_ref", "幼儿编号", _text(64), stored=False),
             ),
             key=("kindergarten_code", "refund_no"),
         ),

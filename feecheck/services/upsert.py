@@ -69,6 +69,7 @@ class _References:
         self.children_of: set[int] = set()  # kindergartens whose children are all loaded
         self.charges: dict[tuple[int, str], int] = {}
         self.charge_terms: dict[int, tuple[Decimal, date]] = {}  # charge id -> amount, paid on
+        self.charge_child: dict[int, str] = {}  # charge id -> the child it was paid for
         self.refunded: dict[int, dict[str, Decimal]] = {}  # charge id -> refund no -> amount
 
     def preload(self, records: list[tuple[int, dict[str, Any]]]) -> None:
@@ -110,16 +111,20 @@ class _References:
                         Charge.id,
                         Charge.amount,
                         Charge.paid_on,
-                    ).where(
+                        Child.child_ref,
+                    )
+                    .join(Child, Child.id == Charge.child_id)
+                    .where(
                         Charge.kindergarten_id.in_({kg for kg, _ in pairs}),
                         Charge.receipt_no.in_({ref for _, ref in pairs}),
                     )
                 )
                 found = {}
-                for kg, ref, id_, amount, paid_on in rows:
+                for kg, ref, id_, amount, paid_on, child_ref in rows:
                     if (kg, ref) in pairs:
                         self.charges[(kg, ref)] = id_
                         self.charge_terms[id_] = (amount, paid_on)
+                        self.charge_child[id_] = child_ref
                         found[id_] = {}
                 for charge_id, refund_no, amount in self.session.execute(
                     select(Refund.charge_id, Refund.refund_no, Refund.amount).where(
@@ -176,7 +181,7 @@ def _columns(
                     f"园所 {code} 没有票据号为 {receipt} 的收费记录",
                 )
             values["charge_id"] = charge_id
-            problem = _refund_problem(values, receipt, refs)
+            problem = _refund_problem(values, receipt, refs, record.get("child_ref"))
             if problem is not None:
                 return {}, problem
     elif record_type.name == "kindergartens" and not within(
@@ -217,10 +222,23 @@ def _refunded_problem(
     return None
 
 
-def _refund_problem(values: dict[str, Any], receipt: str, refs: _References) -> Problem | None:
-    """A refund is proof of money returned: never before the payment, never more than it."""
+def _refund_problem(
+    values: dict[str, Any], receipt: str, refs: _References, child_ref: str | None
+) -> Problem | None:
+    """A refund is proof of money returned: to the child who paid, never before the payment,
+    never more than it."""
     charge_id = values["charge_id"]
     amount, paid_on = refs.charge_terms[charge_id]
+    paid_by = refs.charge_child.get(charge_id)
+    if child_ref and paid_by is not None and child_ref != paid_by:
+        return Problem(
+            0,
+            "child_ref",
+            f"receipt {receipt} was paid for child {paid_by}, not {child_ref}: a refund is "
+            "recorded against the receipt of the child it is returned to",
+            f"票据 {receipt} 是幼儿 {paid_by} 的缴费，不是 {child_ref} 的："
+            "退费只能记在退还对象本人的票据上",
+        )
     if values["refunded_on"] < paid_on:
         return Problem(
             0,

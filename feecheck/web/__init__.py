@@ -37,6 +37,7 @@ def init_app(app: Flask) -> None:
     from feecheck.web.imports.routes import bp as imports_bp
     from feecheck.web.jobs.routes import bp as jobs_bp
     from feecheck.web.kindergartens.routes import bp as kindergartens_bp
+    from feecheck.web.ledger.routes import bp as ledger_bp
     from feecheck.web.records.routes import bp as records_bp
 
     app.url_map.converters["int"] = IdConverter  # before the routes are added
@@ -47,6 +48,7 @@ def init_app(app: Flask) -> None:
         kindergartens_bp,
         records_bp,
         findings_bp,
+        ledger_bp,
         imports_bp,
         jobs_bp,
         admin_bp,

@@ -3,7 +3,7 @@ to more than the receipt, refunds count against what is due, and every page show
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -13,9 +13,12 @@ from sqlalchemy.orm import Session
 from feecheck.config import ROOT
 from feecheck.domain.periods import Period
 from feecheck.models import FeeStandard, Finding, Refund
-from feecheck.services import dashboard, ledger, workflow
+from feecheck.services import dashboard, ledger, rectification, workflow
 from feecheck.services.checking import Scope, run_check
+from feecheck.services.importing import ImportOptions, run_import
+from feecheck.services.notices import issue_notice
 from feecheck.services.rules import cached
+from feecheck.services.scope import Forbidden, NotFound
 from tests.factories import make_charge, make_child, make_kindergarten, make_user
 
 AS_OF = date(2026, 12, 31)
@@ -61,9 +64,9 @@ def test_two_claims_on_one_receipt_never_exceed_it(session, charged) -> None:  #
         "TFY1",
         Decimal("750.00"),
         Decimal("750.00"),
-        "due",
+        "owed",
     )
-    assert item.rule_ids >= {"FEE-FREE-FINAL-YEAR", "FEE-ABOVE-STANDARD"}
+    assert set(item.rule_ids) >= {"FEE-FREE-FINAL-YEAR", "FEE-ABOVE-STANDARD"}
 
 
 def test_refunds_count_against_what_is_due_and_every_page_agrees(session, charged) -> None:  # type: ignore[no-untyped-def]
@@ -92,3 +95,200 @@ def test_refunds_count_against_what_is_due_and_every_page_agrees(session, charge
     overview = dashboard.kindergarten_overview(session, user, kg.id, cached(ROOT / "rules"), AS_OF)
     assert listed.counts.amount_due == view.refunds_due == overview.refunds_due
     assert view.refunds_due == Decimal("450.00")
+
+
+# --- the netting rule (services.ledger.net_due), claim by claim ---------------------------------
+
+
+def _claim(rule_id: str, amount: str, status: str = "open") -> ledger.Claim:
+    return ledger.Claim(0, rule_id, status, Decimal(amount))
+
+
+@pytest.mark.parametrize(
+    ("claims", "due"),
+    [
+        # a prohibited item and the excess over a standard claim the same money: the receipt
+        ([("FEE-PROHIBITED-ITEM", "1200.00"), ("FEE-ABOVE-STANDARD", "200.00")], "1200.00"),
+        # meal refunds of two months concern different days: they add
+        ([("MEAL-SETTLEMENT", "104.76"), ("MEAL-SETTLEMENT", "52.38")], "157.14"),
+        # the excess applies to what the withdrawal refund has not returned: 600 + 200 × 1/2
+        ([("REFUND-ON-WITHDRAWAL", "600.00"), ("FEE-ABOVE-STANDARD", "200.00")], "700.00"),
+        # slices that add up past the receipt stop at it
+        ([("MEAL-SETTLEMENT", "900.00"), ("REFUND-ON-WITHDRAWAL", "700.00")], "1200.00"),
+        ([], "0.00"),
+    ],
+)
+def test_claims_on_one_receipt_net_by_the_written_rule(
+    claims: list[tuple[str, str]], due: str
+) -> None:
+    assert ledger.net_due(Decimal("1200.00"), [_claim(*c) for c in claims]) == Decimal(due)
+
+
+def test_a_resolved_claim_counts_only_as_far_as_refunds_paid_it() -> None:
+    item = ledger.ReceiptDue(
+        1,
+        "R1",
+        "C1",
+        Decimal("1000.00"),
+        [_claim("MEAL-SETTLEMENT", "50.00", "resolved"), _claim("MEAL-SETTLEMENT", "40.00")],
+        refunded=Decimal("50.00"),
+    )
+    assert (item.due, item.outstanding, item.state) == (
+        Decimal("90.00"),
+        Decimal("40.00"),
+        "partly_refunded",
+    )
+    corrected = ledger.ReceiptDue(
+        1, "R1", "C1", Decimal("1000.00"), [_claim("MEAL-SETTLEMENT", "50.00", "resolved")]
+    )
+    assert corrected.due == Decimal("0.00")  # resolved with no refund: the records were fixed
+
+
+# --- the ledger of a kindergarten over time, with a notice and its follow-up ---------------------
+
+
+def _refund(session: Session, kg, charge, no: str, amount: str, on: date) -> None:  # type: ignore[no-untyped-def]
+    session.add(
+        Refund(
+            kindergarten_id=kg.id,
+            charge_id=charge.id,
+            refund_no=no,
+            amount=Decimal(amount),
+            refunded_on=on,
+        )
+    )
+    session.flush()
+
+
+def test_partial_refund_then_the_deadline_then_settled(session, charged) -> None:  # type: ignore[no-untyped-def]
+    kg, charge = charged
+    notice, _ = issue_notice(
+        session,
+        None,
+        cached(ROOT / "rules"),
+        kg.code,
+        Period(2026, 11),
+        Period(2026, 11),
+        date(2026, 12, 1),
+        [],
+        check=False,
+    )
+    deadline = notice.deadline
+    _refund(session, kg, charge, "RF1", "300.00", deadline)
+
+    def only(as_of: date) -> ledger.ReceiptDue:
+        book, _ = rectification.ledger_for(session, None, as_of, kindergarten_code=kg.code)
+        (item,) = book.items
+        assert book.totals.due == item.due and book.totals.outstanding == item.outstanding
+        return item
+
+    before = only(deadline - timedelta(days=1))
+    assert (before.state, before.refunded_towards, before.notice_no) == (
+        "owed",
+        Decimal("0.00"),
+        notice.number,
+    )
+    on_time = only(deadline)
+    assert (on_time.state, on_time.outstanding) == ("partly_refunded", Decimal("450.00"))
+    late = only(deadline + timedelta(days=1))
+    assert (late.state, late.outstanding, late.deadline) == ("overdue", Decimal("450.00"), deadline)
+    _refund(session, kg, charge, "RF2", "450.00", deadline + timedelta(days=5))
+    assert only(deadline + timedelta(days=5)).state == "settled"
+    assert only(deadline + timedelta(days=4)).state == "overdue"  # as of the day before
+    book, _ = rectification.ledger_for(
+        session, None, deadline + timedelta(days=5), kindergarten_code=kg.code, state="overdue"
+    )
+    assert book.items == [] and book.totals.due == Decimal("0.00")
+
+
+def test_a_notice_closes_only_when_corrected_and_refunded(session, charged) -> None:  # type: ignore[no-untyped-def]
+    kg, charge = charged
+    inspector = make_user(session, "hd-i", role="inspector", region_code="110108")
+    supervisor = make_user(session, "hd-s", role="supervisor", region_code="110108")
+    notice, _ = issue_notice(
+        session,
+        None,
+        cached(ROOT / "rules"),
+        kg.code,
+        Period(2026, 11),
+        Period(2026, 11),
+        date(2026, 12, 1),
+        [],
+        check=False,
+    )
+    today = date(2026, 12, 10)
+    follow = dict(followed_up_on=today, inspector="王", outcome="rectified", today=today)
+    with pytest.raises(Forbidden):
+        rectification.record_follow_up(session, inspector, notice.id, close=True, **follow)
+    with pytest.raises(rectification.FollowUpRefused) as refused:
+        rectification.record_follow_up(session, supervisor, notice.id, close=True, **follow)
+    assert "750.00" in refused.value.text and "TFY1" in refused.value.text
+    _refund(session, kg, charge, "RF1", "750.00", date(2026, 12, 5))
+    with pytest.raises(rectification.FollowUpRefused) as refused:
+        rectification.record_follow_up(session, supervisor, notice.id, close=True, **follow)
+    assert "not yet rectified" in refused.value.text  # the violations are still open
+    state = rectification.notice_state(session, supervisor, notice.id, today)
+    assert state.status == "issued" and not state.unsettled
+    for finding in state.to_correct:
+        workflow.move(session, inspector, finding.id, "rectify", "退费并更正收费")
+    state = rectification.record_follow_up(
+        session, supervisor, notice.id, close=True, notes="已退清", **follow
+    )
+    assert (state.status, state.notice.closed_on, state.notice.closed_by) == (
+        "closed",
+        today,
+        "hd-s",
+    )
+    assert [f.outcome for f in state.follow_ups] == ["rectified"]
+    with pytest.raises(rectification.FollowUpRefused):  # closed: nothing more to record
+        rectification.record_follow_up(session, inspector, notice.id, **follow)
+    assert rectification.overdue_notices(session, inspector, date(2027, 1, 1)) == []
+
+
+def test_an_unclosed_notice_past_its_deadline_is_overdue_in_its_region_only(
+    session, charged
+) -> None:  # type: ignore[no-untyped-def]
+    kg, _ = charged
+    notice, _ = issue_notice(
+        session,
+        None,
+        cached(ROOT / "rules"),
+        kg.code,
+        Period(2026, 11),
+        Period(2026, 11),
+        date(2026, 12, 1),
+        [],
+        check=False,
+    )
+    late = notice.deadline + timedelta(days=1)
+    haidian = make_user(session, "hd", role="inspector", region_code="110108")
+    xuhui = make_user(session, "xh", role="inspector", region_code="310104")
+    assert [n.id for n, _ in rectification.overdue_notices(session, haidian, late)] == [notice.id]
+    assert rectification.overdue_notices(session, haidian, notice.deadline) == []
+    assert rectification.overdue_notices(session, xuhui, late) == []
+    assert rectification.ledger_for(session, xuhui, late)[0].items == []
+    with pytest.raises(NotFound):
+        rectification.ledger_for(session, xuhui, late, region_code="110108")
+    with pytest.raises(NotFound):
+        rectification.ledger_for(session, xuhui, late, kindergarten_code=kg.code)
+    assert len(rectification.ledger_for(session, haidian, late)[0].items) == 1
+
+
+def test_refund_proof_is_not_a_parents_word(session, charged, taxonomy, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    _kg, charge = charged
+    path = tmp_path / "refunds.csv"
+    path.write_text(
+        "kindergarten_code,receipt_no,refund_no,amount,refunded_on,child_ref\n"
+        "K-FY,TFY1,,100.00,2026-11-20,C1\n"  # no refund number
+        "K-FY,TFY1,RF-A,100.00,2026-11-20,C2\n"  # against another child's receipt
+        "K-FY,TFY1,RF-B,750.01,2026-11-20,C1\n"  # more than the receipt
+        "K-FY,TFY1,RF-C,100.00,2026-11-20,C1\n",  # good
+        encoding="utf-8",
+    )
+    report = run_import(session, "refunds", path, taxonomy=taxonomy, options=ImportOptions())
+    problems = {(p.line, p.column) for p in report.errors}
+    assert problems == {(2, "refund_no"), (3, "child_ref"), (4, "amount")}
+    texts = " ".join(p.text for p in report.errors)
+    assert "paid for child C1, not C2" in texts and "750.01" in texts
+    refunds = session.scalars(select(Refund).where(Refund.charge_id == charge.id)).all()
+    assert [r.refund_no for r in refunds] == ["RF-C"]

@@ -18,7 +18,7 @@ from feecheck.domain.periods import Period
 from feecheck.domain.reasons import Refused
 from feecheck.domain.regions import validate_region_code
 from feecheck.extensions import db
-from feecheck.services import dashboard, jobs, reports
+from feecheck.services import dashboard, jobs, rectification, reports
 from feecheck.services import rules as rules_service
 from feecheck.services.queries import regions_in_scope
 from feecheck.services.scope import require_region
@@ -83,6 +83,9 @@ def index() -> str | Response:
         months_chart=months_chart,
         rules_chart=rules_chart,
         found_below=[f for f in view.funding if f.finding_id],
+        overdue=rectification.overdue_notices(
+            db.session, current_user, date.today(), view.region_code
+        ),
     )
 
 

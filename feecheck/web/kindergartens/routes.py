@@ -89,6 +89,7 @@ def show(kindergarten_id: int) -> str:
         "kindergartens/show.html",
         notice_form=notice_form,
         notices=notices.notices_of(db.session, current_user, kindergarten_id),
+        today=as_of,
         office_days=office_for(overview.kindergarten.region_code, _offices()).deadline_days,
         overview=overview,
         kg=overview.kindergarten,
@@ -99,13 +100,17 @@ def show(kindergarten_id: int) -> str:
 
 
 def pdf_response(data: bytes, name: str) -> Response:
-    """A PDF download; the file name may be Chinese (RFC 5987), with an ASCII fallback."""
+    return download(data, name, "application/pdf")
+
+
+def download(data: bytes, name: str, mimetype: str) -> Response:
+    """A file download; the file name may be Chinese (RFC 5987), with an ASCII fallback."""
     ascii_name = "".join(
         ch if ch.isascii() and (ch.isalnum() or ch in "-_.") else "_" for ch in name
     )
     return Response(
         data,
-        mimetype="application/pdf",
+        mimetype=mimetype,
         headers={
             "Content-Disposition": f'attachment; filename="{ascii_name}"; '
             f"filename*=UTF-8''{quote(name, safe='')}"
