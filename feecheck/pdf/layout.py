@@ -60,6 +60,25 @@ _textsplit.ALL_CANNOT_END = _textsplit.ALL_CANNOT_END + "".join(
     ch for ch in CANNOT_END if ch not in _textsplit.ALL_CANNOT_END
 )
 
+# ReportLab measures a CJK paragraph one character at a time ("the performance is going to
+# SUCK", its own comment): the same characters again and again. Their widths, per font and size,
+# are kept here (glyph widths of a registered font never change); the same numbers, measured once.
+_CHAR_WIDTHS: dict[tuple[str, float], dict[str, float]] = {}
+
+
+def _char_widths(word: str, fontName: str, fontSize: float) -> list[float]:
+    table = _CHAR_WIDTHS.setdefault((fontName, fontSize), {})
+    widths = []
+    for ch in word:
+        width = table.get(ch)
+        if width is None:
+            width = table[ch] = stringWidth(ch, fontName, fontSize)
+        widths.append(width)
+    return widths
+
+
+_textsplit.getCharWidths = _char_widths
+
 _WIDTH_FUZZ = 1e-3  # points: a line this much wider than its measure still fits
 
 HEADER_GREY = colors.HexColor("#d9d9d9")
