@@ -24,6 +24,17 @@ WIDTH = 174 * mm  # A4 less the margins
 SEVERITY_ORDER = (("violation", "违规"), ("warning", "提醒"), ("info", "信息"))
 
 
+def _identity(report: KindergartenReport | RegionReport) -> list[tuple[str, str]]:
+    """The rows that identify a report: period, number, office, ruleset, the day made."""
+    return [
+        ("报告期间", report.period),
+        ("报告编号", report.report_no),
+        ("检查机关", report.office),
+        ("规则集", report.ruleset_hash),
+        ("生成日期", cn_date(report.generated_on)),
+    ]
+
+
 def kindergarten_report_pdf(report: KindergartenReport) -> bytes:
     return build(
         kindergarten_story(report, signatures=True),
@@ -43,11 +54,7 @@ def kindergarten_story(report: KindergartenReport, signatures: bool) -> list[Flo
                 ("园所代码", report.code),
                 ("办园性质 / 园所等级", f"{report.category_label} / {report.grade_label}"),
                 ("行政区划", f"{report.region_name}（{report.region_code}）"),
-                ("报告期间", report.period),
-                ("报告编号", report.report_no),
-                ("检查机关", report.office),
-                ("规则集", report.ruleset_hash),
-                ("生成日期", cn_date(report.generated_on)),
+                *_identity(report),
             ],
             (40 * mm, WIDTH - 40 * mm),
         ),
@@ -214,11 +221,7 @@ def region_report_pdf(report: RegionReport) -> bytes:
         key_values(
             [
                 ("区域", f"{report.region_name}（{report.region_code}）"),
-                ("报告期间", report.period),
-                ("报告编号", report.report_no),
-                ("检查机关", report.office),
-                ("规则集", report.ruleset_hash),
-                ("生成日期", cn_date(report.generated_on)),
+                *_identity(report),
             ],
             (40 * mm, WIDTH - 40 * mm),
         ),

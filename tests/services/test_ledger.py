@@ -147,6 +147,15 @@ def test_a_resolved_claim_counts_only_as_far_as_refunds_paid_it() -> None:
 # --- the ledger of a kindergarten over time, with a notice and its follow-up ---------------------
 
 
+def _notice(session: Session, kg):  # type: ignore[no-untyped-def]
+    """A notice for the kindergarten's November 2026, issued on 2026-12-01 (no check first)."""
+    rules = cached(ROOT / "rules")
+    november = Period(2026, 11)
+    return issue_notice(
+        session, None, rules, kg.code, november, november, date(2026, 12, 1), [], check=False
+    )[0]
+
+
 def _refund(session: Session, kg, charge, no: str, amount: str, on: date) -> None:  # type: ignore[no-untyped-def]
     session.add(
         Refund(
@@ -162,17 +171,7 @@ def _refund(session: Session, kg, charge, no: str, amount: str, on: date) -> Non
 
 def test_partial_refund_then_the_deadline_then_settled(session, charged) -> None:  # type: ignore[no-untyped-def]
     kg, charge = charged
-    notice, _ = issue_notice(
-        session,
-        None,
-        cached(ROOT / "rules"),
-        kg.code,
-        Period(2026, 11),
-        Period(2026, 11),
-        date(2026, 12, 1),
-        [],
-        check=False,
-    )
+    notice = _notice(session, kg)
     deadline = notice.deadline
     _refund(session, kg, charge, "RF1", "300.00", deadline)
 
@@ -205,17 +204,7 @@ def test_a_notice_closes_only_when_corrected_and_refunded(session, charged) -> N
     kg, charge = charged
     inspector = make_user(session, "hd-i", role="inspector", region_code="110108")
     supervisor = make_user(session, "hd-s", role="supervisor", region_code="110108")
-    notice, _ = issue_notice(
-        session,
-        None,
-        cached(ROOT / "rules"),
-        kg.code,
-        Period(2026, 11),
-        Period(2026, 11),
-        date(2026, 12, 1),
-        [],
-        check=False,
-    )
+    notice = _notice(session, kg)
     today = date(2026, 12, 10)
     follow = dict(followed_up_on=today, inspector="王", outcome="rectified", today=today)
     with pytest.raises(Forbidden):
@@ -249,17 +238,7 @@ def test_an_unclosed_notice_past_its_deadline_is_overdue_in_its_region_only(
     session, charged
 ) -> None:  # type: ignore[no-untyped-def]
     kg, _ = charged
-    notice, _ = issue_notice(
-        session,
-        None,
-        cached(ROOT / "rules"),
-        kg.code,
-        Period(2026, 11),
-        Period(2026, 11),
-        date(2026, 12, 1),
-        [],
-        check=False,
-    )
+    notice = _notice(session, kg)
     late = notice.deadline + timedelta(days=1)
     haidian = make_user(session, "hd", role="inspector", region_code="110108")
     xuhui = make_user(session, "xh", role="inspector", region_code="310104")
