@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import lru_cache
 
 CENT = Decimal("0.01")
 # The largest amount the database stores: NUMERIC(12, 2) on PostgreSQL (10 digits before the
@@ -25,8 +26,9 @@ def to_fen(value: Decimal) -> int:
     return int(money(value) * 100)
 
 
+@lru_cache(maxsize=65536)  # amounts repeat: a check reads the same few thousand again and again
 def from_fen(fen: int) -> Decimal:
-    return (Decimal(fen) / 100).quantize(CENT)
+    return Decimal(fen).scaleb(-2)  # exact: 123456 -> 1234.56, 100 -> 1.00
 
 
 def format_money(value: Decimal | None) -> str:

@@ -8,6 +8,8 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from functools import lru_cache
+from typing import NamedTuple
 
 # The dates a record may carry: plausible for kindergarten fees and far enough from the calendar's
 # ends that every check's arithmetic (a due date 30 days on, a year back) stays valid.
@@ -18,9 +20,9 @@ _PERIOD = re.compile(r"^(\d{4})-(\d{2})$")
 _DATE = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?$")
 
 
-@dataclass(frozen=True, order=True)
-class Period:
-    """One calendar month, written YYYY-MM."""
+class Period(NamedTuple):
+    """One calendar month, written YYYY-MM. A tuple (year, month): ordered, hashed and compared
+    in C, which a check does millions of times (which months a charge covers, where it falls)."""
 
     year: int
     month: int
@@ -34,22 +36,22 @@ class Period:
 
     @classmethod
     def of(cls, day: date) -> Period:
-        return cls(day.year, day.month)
+        return _period_of(day)
 
     def __str__(self) -> str:
         return f"{self.year:04d}-{self.month:02d}"
 
     @property
     def first_day(self) -> date:
-        return date(self.year, self.month, 1)
+        return _first_day(self.year, self.month)
 
     @property
     def last_day(self) -> date:
-        return date(self.year, self.month, self.days)
+        return _last_day(self.year, self.month)
 
     @property
     def days(self) -> int:
-        return calendar.monthrange(self.year, self.month)[1]
+        return _month_days(self.year, self.month)
 
     def shift(self, months: int) -> Period:
         index = self.year * 12 + self.month - 1 + months
@@ -59,11 +61,37 @@ class Period:
         """Every month from self to last, inclusive."""
         if last < self:
             raise ValueError(f"period range ends before it starts: {self} .. {last}")
-        months = (last.year - self.year) * 12 + last.month - self.month
-        return [self.shift(i) for i in range(months + 1)]
+        return list(_months(self, last))
 
     def contains(self, day: date) -> bool:
         return day.year == self.year and day.month == self.month
+
+
+@lru_cache(maxsize=16384)
+def _period_of(day: date) -> Period:
+    return Period(day.year, day.month)
+
+
+# Months repeat endlessly in a check (every charge asks which months it covers): computed once.
+@lru_cache(maxsize=4096)
+def _month_days(year: int, month: int) -> int:
+    return calendar.monthrange(year, month)[1]
+
+
+@lru_cache(maxsize=4096)
+def _first_day(year: int, month: int) -> date:
+    return date(year, month, 1)
+
+
+@lru_cache(maxsize=4096)
+def _last_day(year: int, month: int) -> date:
+    return date(year, month, _month_days(year, month))
+
+
+@lru_cache(maxsize=16384)
+def _months(first: Period, last: Period) -> tuple[Period, ...]:
+    count = (last.year - first.year) * 12 + last.month - first.month
+    return tuple(first.shift(i) for i in range(count + 1))
 
 
 def parse_date(text: str) -> date:

@@ -121,6 +121,14 @@ class KindergartenFacts:
     refunds: dict[int, list[RefundFact]] = field(default_factory=dict)
     absences: dict[tuple[int, str], AbsenceFact] = field(default_factory=dict)
     inspections: list[InspectionFact] = field(default_factory=list)
+    # Which standards are in effect on a day, and which one judges a charge, are asked once per
+    # charge and rule: remembered per kindergarten (facts are not changed once loaded).
+    _in_effect: dict[tuple[date, str | None], list[StandardFact]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    _matches: dict[tuple[str, str, date, str], StandardMatch] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @cached_property
     def _charges_by_paid_month(self) -> dict[Period, list[ChargeFact]]:
@@ -160,6 +168,13 @@ class KindergartenFacts:
         """The standards in effect on a day, per item those that took effect last: a later
         standard of an item supersedes an earlier one; two standards of one item (synonyms such
         as 保教费 and 学费) taking effect on the same day are both kept, never only the higher."""
+        key = (day, item_category)
+        found = self._in_effect.get(key)
+        if found is None:
+            found = self._in_effect[key] = self._standards_in_effect(day, item_category)
+        return found
+
+    def _standards_in_effect(self, day: date, item_category: str | None) -> list[StandardFact]:
         latest: dict[str, list[StandardFact]] = {}
         for s in self.standards:
             if not s.in_effect(day) or (item_category and s.item_category != item_category):
@@ -182,6 +197,16 @@ class KindergartenFacts:
         the one written as the charge is); else, when exactly one standard of its category is in
         effect, that one; several and none of them its own: none (ambiguous), never the highest.
         Unclassified items are matched by item only."""
+        key = (item_key, item_category, day, fee_item)
+        found = self._matches.get(key)
+        if found is None:
+            found = self._match_standard(item_key, item_category, day, fee_item)
+            self._matches[key] = found
+        return found
+
+    def _match_standard(
+        self, item_key: str, item_category: str, day: date, fee_item: str
+    ) -> StandardMatch:
         in_effect = self.standards_in_effect(day)
         own = [s for s in in_effect if s.item_key == item_key]
         if len(own) > 1 and fee_item:

@@ -63,7 +63,7 @@ class NeedsGrade(Exception):
         self.value = value
 
 
-@dataclass
+@dataclass(slots=True)
 class Params:
     """Parameter access on one date (for one kindergarten's grade) that records what it read,
     for the finding's trace."""

@@ -34,6 +34,8 @@ class Money(TypeDecorator[Decimal]):
             return None
         if dialect.name == "sqlite":
             return from_fen(int(value))
+        if isinstance(value, Decimal) and value.as_tuple().exponent == -2:
+            return value  # NUMERIC(12, 2) comes back with its two places
         return money(value)
 
     def coerce_compared_value(self, op: Any, value: Any) -> TypeEngine[Any]:
