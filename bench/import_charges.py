@@ -1,4 +1,4 @@
-"""Benchmark: 1,000,000 charge rows from CSV into SQLite and PostgreSQL.
+"""Benchmark: charge rows from CSV into SQLite and PostgreSQL (1,000,000 UTF-8 rows by default).
 
 Compares the real import service (feecheck.services.importing.run_import: encoding check,
 header mapping, parse_cells validation, reference resolution, upsert by natural key, batch
@@ -6,9 +6,21 @@ record) with raw baselines on the same rows and the same schema (migrated by Ale
 natural-key unique index and the other indexes are there too):
 - raw SQLite: csv.reader -> typed tuples -> sqlite3 executemany in 10,000-row chunks;
 - raw PostgreSQL: csv.reader -> typed tuples -> psycopg COPY.
-Every path runs in a fresh Python process; peak memory is that process's max RSS.
+Every path runs in a fresh Python process; peak memory is that process's max RSS. Both the raw
+paths and the import decode the file in its encoding (--encoding gb18030 writes it GB18030, as
+Excel saves a Chinese CSV; the import detects that itself, as `feecheck import` does).
 
-    .venv/bin/python bench/import_charges.py [--rows N] [--pg URL] [--skip-pg]
+    .venv/bin/python bench/import_charges.py [--rows N] [--encoding utf-8|gb18030] [--repeat N]
+        [--pg URL] [--skip-pg] [--json PATH]
+
+The goal of issue 16 is measured with 200,000 GB18030 rows, three runs each, medians:
+
+    .venv/bin/python bench/import_charges.py --rows 200000 --encoding gb18030 --repeat 3 \
+        --pg postgresql+psycopg://postgres@127.0.0.1:5432/feecheck_bench_imp --json out.json
+
+--json writes {"rows": [{"work", "value" (rows/s), "unit", "floor" (the raw path's rows/s),
+"floor_name", "ratio", "goal", "peak_mib" (the import process's max RSS)}, ...]}, one entry per
+database for the import of new rows, and one for importing the same file again.
 
 Files go to bench/out/ (ignored by git). The PostgreSQL database is created and dropped.
 """
@@ -18,6 +30,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import random
 import resource
 import sqlite3
@@ -48,10 +61,13 @@ HEADER = [
 ITEMS = ["保育教育费", "伙食费", "住宿费", "代办费（园服）", "保教费"]
 
 
-def generate(path: Path, rows: int) -> None:
+FILE_ENCODINGS = {"utf-8": "utf-8-sig", "gb18030": "gb18030"}  # what the file is written in
+
+
+def generate(path: Path, rows: int, encoding: str = "utf-8") -> None:
     rng = random.Random(7)
     start = date(2025, 9, 1)
-    with path.open("w", encoding="utf-8-sig", newline="") as f:
+    with path.open("w", encoding=FILE_ENCODINGS[encoding], newline="") as f:
         writer = csv.writer(f, lineterminator="\r\n")
         writer.writerow(HEADER)
         for n in range(rows):
@@ -120,9 +136,14 @@ def prepare(url: str) -> None:
     engine.dispose()
 
 
+def _file_encoding(path: Path) -> str:
+    with path.open("rb") as f:
+        return "utf-8-sig" if f.read(3) == b"\xef\xbb\xbf" else "gb18030"
+
+
 def _typed_rows(path: Path, kg_ids: dict[str, int], child_ids: dict[tuple[int, str], int], fen):  # type: ignore[no-untyped-def]
-    """What a hand-written loader would do: csv.reader, look ids up, convert the cells."""
-    with path.open(encoding="utf-8-sig", newline="") as f:
+    """What a hand-written loader would do: decode, csv.reader, look ids up, convert the cells."""
+    with path.open(encoding=_file_encoding(path), newline="") as f:
         reader = csv.reader(f)
         next(reader)
         for receipt, code, ref, item, amount, p_start, p_end, paid, account, collector in reader:
@@ -205,8 +226,15 @@ def service(url: str, path: Path) -> int:
 
     engine = make_engine(url)
     session = make_session_factory(engine)()
+    problems = []  # as the command line does: errors streamed, progress after every chunk
     report = run_import(
-        session, "charges", path, taxonomy=load_taxonomy(APP_ROOT / "rules"), file_name=path.name
+        session,
+        "charges",
+        path,
+        taxonomy=load_taxonomy(APP_ROOT / "rules"),
+        file_name=path.name,
+        progress=lambda done, expected: None,
+        on_error=problems.append,
     )
     assert report.status == "committed", (report.status, report.message, report.error_lines()[:3])
     assert report.rejected == 0, report.error_lines()[:3]
@@ -237,11 +265,27 @@ def run(kind: str, url: str, path: Path, fresh: bool = True) -> dict[str, float]
     return json.loads(output.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
+def median_run(kind: str, url: str, path: Path, fresh: bool, repeat: int) -> dict[str, float]:
+    """The run with the median time of `repeat` runs, each on a freshly prepared database when
+    `fresh`; a re-import's first run follows the import just measured, the others an import of
+    their own."""
+    runs = []
+    for n in range(repeat):
+        if not fresh and n:
+            run("service", url, path, fresh=True)
+        runs.append(run(kind, url, path, fresh=fresh))
+    runs.sort(key=lambda figures: figures["seconds"])
+    return runs[len(runs) // 2]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--encoding", choices=list(FILE_ENCODINGS), default="utf-8")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per path; the median counts")
     parser.add_argument("--pg", default=PG_DEFAULT)
     parser.add_argument("--skip-pg", action="store_true")
+    parser.add_argument("--json", metavar="PATH", help="write the figures as JSON")
     parser.add_argument("--child", choices=list(PATHS))
     parser.add_argument("--url")
     parser.add_argument("--file")
@@ -255,12 +299,17 @@ def main() -> None:
         return
 
     OUT.mkdir(parents=True, exist_ok=True)
-    path = OUT / f"charges-{args.rows}.csv"
+    suffix = "" if args.encoding == "utf-8" else f"-{args.encoding}"
+    path = OUT / f"charges-{args.rows}{suffix}.csv"
     if not path.exists():
         print(f"generating {path.name} …", flush=True)
-        generate(path, args.rows)
-    print(f"{args.rows:,} charge rows, {path.stat().st_size / 1e6:.1f} MB (UTF-8 with BOM)")
-    sqlite_url = f"sqlite:///{OUT / 'bench.db'}"
+        partial = path.with_suffix(f".{os.getpid()}.part")
+        generate(partial, args.rows, args.encoding)
+        partial.replace(path)
+    written = "UTF-8 with BOM" if args.encoding == "utf-8" else "GB18030"
+    print(f"{args.rows:,} charge rows, {path.stat().st_size / 1e6:.1f} MB ({written})")
+    sqlite_db = OUT / f"bench-{os.getpid()}.db"  # its own, should another bench run meanwhile
+    sqlite_url = f"sqlite:///{sqlite_db}"
     plans = [
         ("SQLite", "raw sqlite3 executemany", "raw-sqlite", sqlite_url, True),
         ("SQLite", "feecheck import (new rows)", "service", sqlite_url, True),
@@ -276,7 +325,7 @@ def main() -> None:
     results = []
     try:
         for database, label, kind, url, fresh in plans:
-            figures = run(kind, url, path, fresh)
+            figures = median_run(kind, url, path, fresh, args.repeat)
             rate = figures["rows"] / figures["seconds"]
             results.append((database, label, figures, rate))
             print(
@@ -285,12 +334,38 @@ def main() -> None:
                 flush=True,
             )
     finally:
+        sqlite_db.unlink(missing_ok=True)
         if not args.skip_pg:
             _drop_pg(args.pg)
-    for database in ("SQLite", "PostgreSQL"):
-        rates = [r for d, _, _, r in results if d == database]
-        if len(rates) >= 2:
-            print(f"{database}: import at {rates[1] / rates[0]:.0%} of the raw path")
+    entries = []
+    for database, floor_name in (("SQLite", "sqlite3 executemany"), ("PostgreSQL", "COPY")):
+        found = [(label, figures, rate) for d, label, figures, rate in results if d == database]
+        if len(found) < 2:
+            continue
+        floor = found[0][2]
+        print(f"{database}: import at {found[1][2] / floor:.0%} of the raw path")
+        for (_label, figures, rate), again in ((found[1], False), (found[2], True)):
+            work = (
+                f"import charges {args.rows:,} {written.split()[0]} rows"
+                + (" again, unchanged" if again else "")
+                + f" ({database})"
+            )
+            entries.append(
+                {
+                    "work": work,
+                    "value": round(rate, 1),
+                    "unit": "rows/s",
+                    "floor": round(floor, 1),
+                    "floor_name": floor_name,
+                    "ratio": round(rate / floor, 3),
+                    "goal": None if again else ">= 0.5",
+                    "peak_mib": round(figures["peak_mib"], 1),
+                    "runs": args.repeat,
+                }
+            )
+    if args.json:
+        Path(args.json).write_text(json.dumps({"rows": entries}, ensure_ascii=False, indent=2))
+        print(f"figures written to {args.json}")
 
 
 def _admin(url: str, sql: str) -> None:

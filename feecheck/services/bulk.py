@@ -11,7 +11,7 @@ from decimal import Decimal
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Column, Date, MetaData, Table, and_, select
+from sqlalchemy import Column, Date, MetaData, Table, TextClause, and_, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.schema import CreateTable
@@ -91,10 +91,13 @@ class WrittenRows:
 class BulkWriter:
     """The hot path of big imports, below the ORM and Core's per-row parameter handling.
 
-    - existing(): the chunk's natural keys go into a temporary table (COPY on PostgreSQL,
-      executemany on SQLite) and one join on the unique index finds the rows that exist. A
-      `(a, b) IN (...)` list of thousands of tuples costs more to compile than to run, and
-      PostgreSQL plans it as a scan.
+    - existing(): which of the chunk's natural keys exist, by probing the unique index once per
+      key. On PostgreSQL the keys go in as one array per key column (unnest) joined to a
+      LATERAL subquery that the planner cannot turn into a hash join over the whole table
+      (inside the import its statistics lag behind the rows just written: 1M new charges took
+      2 minutes that way): one statement. On SQLite they go into a temporary table
+      (executemany) and one join on the unique index finds them. A `(a, b) IN (...)` list of
+      thousands of tuples costs more to compile than to run, and PostgreSQL plans it as a scan.
     - insert(): new rows as positional tuples through the column types' own bind processors
       (Money becomes fen on SQLite), then one executemany; COPY on PostgreSQL.
     """
@@ -115,57 +118,74 @@ class BulkWriter:
         self.columns = [c for c in table.columns if not c.primary_key]
         self.processors = [_bind_processor(c, self.dialect) for c in self.columns]
         self.key_processors = [_bind_processor(table.c[c], self.dialect) for c in key_cols]
+        self.names = [c.name for c in self.columns]
+        self.pick = itemgetter(*self.names)
+        self.lookup = self._lookup_statement()
+
+    def _lookup_statement(self) -> TextClause | None:
+        """PostgreSQL's lookup: the keys as arrays, one index probe per key."""
+        if not self.postgres:
+            return None
+        table, quote = self.table, self.dialect.identifier_preparer.quote
+        listed = ", ".join(f"t.{quote(c.name)}" for c in table.columns)
+        arrays = ", ".join(
+            f"CAST(:k{i} AS {table.c[c].type.compile(dialect=self.dialect)}[])"
+            for i, c in enumerate(self.key_cols)
+        )
+        names = ", ".join(f"k{i}" for i in range(len(self.key_cols)))
+        match = " AND ".join(f"{quote(c)} = k.k{i}" for i, c in enumerate(self.key_cols))
+        inner = ", ".join(quote(c.name) for c in table.columns)
+        sql = (
+            f"SELECT {listed} FROM unnest({arrays}) AS k({names}) CROSS JOIN LATERAL "
+            f"(SELECT {inner} FROM {quote(table.name)} WHERE {match} OFFSET 0) AS t"
+        )
+        return text(sql).columns(*table.columns)
 
     def existing(self, keys: list[tuple[Any, ...]]) -> dict[tuple[Any, ...], Any]:
+        """The rows of the table with these natural keys, by key (as tuples)."""
         if not keys:
             return {}
+        if self.lookup is None:
+            return self._existing_by_table(keys)
+        params = {f"k{i}": list(column) for i, column in enumerate(zip(*keys, strict=True))}
+        return {
+            tuple([row[c] for c in self.key_cols]): row
+            for row in self.session.connection().execute(self.lookup, params).mappings()
+        }
+
+    def _existing_by_table(self, keys: list[tuple[Any, ...]]) -> dict[tuple[Any, ...], Any]:
         connection = self.session.connection()
         if not self.keys_ready:
             connection.execute(CreateTable(self.keys, if_not_exists=True))
             self.keys_ready = True
-        if self.postgres:
-            # TRUNCATE, not DELETE: autovacuum never visits temporary tables, so deleted rows
-            # would pile up chunk after chunk and every join would scan them all.
-            connection.exec_driver_sql(f'TRUNCATE "{self.keys.name}"')
-        else:
-            connection.execute(self.keys.delete())
+        connection.execute(self.keys.delete())
         self._load(self.keys.name, list(self.keys.columns), keys, self.key_processors)
         table = self.table
         joined = select(table).join(
             self.keys,
             and_(*(table.c[c] == self.keys.c[f"k{i}"] for i, c in enumerate(self.key_cols))),
         )
-        if self.postgres:
-            # Inside the import the planner's statistics lag behind the rows just written and
-            # it picks a hash join over a sequential scan of the whole table, chunk after chunk
-            # (quadratic: 1M new charges took 2 minutes). Probe the unique index instead.
-            connection.exec_driver_sql(f'ANALYZE "{self.keys.name}"')
-            connection.exec_driver_sql("SET LOCAL enable_hashjoin = off")
-            connection.exec_driver_sql("SET LOCAL enable_mergejoin = off")
-        try:
-            return {
-                tuple([row[c] for c in self.key_cols]): row
-                for row in connection.execute(joined).mappings()
-            }
-        finally:
-            if self.postgres:
-                connection.exec_driver_sql("SET LOCAL enable_hashjoin = on")
-                connection.exec_driver_sql("SET LOCAL enable_mergejoin = on")
+        return {
+            tuple([row[c] for c in self.key_cols]): row
+            for row in connection.execute(joined).mappings()
+        }
 
     def insert(self, rows: list[dict[str, Any]]) -> None:
-        names = [c.name for c in self.columns]
-        defaults = _python_defaults(self.columns)
-        pick = itemgetter(*names)
-        convert = [] if self.postgres else [(i, p) for i, p in enumerate(self.processors) if p]
+        pick, defaults = self.pick, _python_defaults(self.columns)
         tuples: list[tuple[Any, ...]] = []
         for row in rows:
-            values = pick({**defaults, **row} if defaults else row)
-            if convert:
-                cells = list(values)
+            try:
+                tuples.append(pick(row))
+            except KeyError:  # a column the row leaves to its default
+                tuples.append(pick({**defaults, **row}))
+        if not self.postgres:
+            # column by column: one map() per converted column instead of a list per row
+            convert = [(i, p) for i, p in enumerate(self.processors) if p]
+            if convert and tuples:
+                columns = list(zip(*tuples, strict=True))
                 for i, process in convert:
-                    cells[i] = process(cells[i])
-                values = tuple(cells)
-            tuples.append(values)
+                    columns[i] = tuple(map(process, columns[i]))
+                tuples = list(zip(*columns, strict=True))
         self._load(self.table.name, self.columns, tuples)
 
     def _load(

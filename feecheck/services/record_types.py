@@ -73,7 +73,7 @@ def _text(limit: int) -> Callable[[str], str]:
         value = join_lines(cell.strip())
         if len(value) > limit:
             raise Invalid(f"longer than {limit} characters", f"超过 {limit} 个字符")
-        if _CONTROL.search(value):
+        if not value.isprintable() and _CONTROL.search(value):  # _CONTROL finds no printable
             raise Invalid(
                 "holds control characters or text-direction overrides",
                 "含有控制字符或文字方向控制符",
@@ -338,6 +338,11 @@ class RecordType:
         return tuple((f.name, f.parse, f.required) for f in self.fields)
 
     @cached_property
+    def cell_caches(self) -> _CellCaches:
+        """The plan with each field's cache of the cells already parsed."""
+        return _CellCaches(self.plan)
+
+    @cached_property
     def not_stored(self) -> tuple[str, ...]:
         return tuple(f.name for f in self.fields if not f.stored)
 
@@ -401,7 +406,12 @@ _HEADER_PARTS = re.compile(r"[/／|、]|或")
 def normalise_header(text: str) -> str:
     """Header cells compare after NFKC (full-width to ASCII), lower-casing, and without any
     whitespace (a PDF or a wrapped Excel cell breaks 幼儿园名称 over two lines)."""
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text)).lower()
+    if text.isascii():  # NFKC leaves ASCII as it is; str.split() splits on what \s matches
+        return "".join(text.split()).lower()
+    return _WHITESPACE.sub("", unicodedata.normalize("NFKC", text)).lower()
+
+
+_WHITESPACE = re.compile(r"\s+")
 
 
 RowCheck = Callable[[Mapping[str, Any]], Problem | None]
@@ -733,14 +743,61 @@ NUL_IN_CELL = ("the cell holds a NUL character (binary data)", "单元格含有 
 FORMULA_STARTS = frozenset("=+-@\t\r")
 
 
+# Values that may be shared between records: a cached parse hands out the same object again.
+_IMMUTABLE = frozenset({str, int, bool, Decimal, date, AmountPerUnit})
+_MISS = object()
+
+
+class _CellCaches:
+    """Each field's valid cells, as written, with the value parse_cells made of them.
+
+    Dates, amounts, kindergarten codes, fee items and enums repeat row after row in a big file:
+    their text is parsed once. Only valid cells with immutable values are kept (an invalid cell
+    is parsed again, so its error is built afresh). When a field's cache fills up (LIMIT cells)
+    within fewer than 2 * LIMIT rows, its cells rarely repeat (receipt numbers) and it is no
+    longer cached; the others start over.
+    """
+
+    LIMIT = 4096
+
+    def __init__(self, plan: tuple[tuple[str, Callable[[str], Any], bool], ...]) -> None:
+        # (name, parser, required, that field's cache or None once it is not cached)
+        self.fields: list[tuple[str, Callable[[str], Any], bool, dict[str, Any] | None]] = [
+            (name, parse, required, {}) for name, parse, required in plan
+        ]
+        self.rows = 0
+        self.filled_at = dict.fromkeys((name for name, _, _ in plan), 0)  # rows at last clear
+
+    def store(self, name: str, values: dict[str, Any], cell: str, value: Any) -> None:
+        if type(value) not in _IMMUTABLE:
+            return
+        if len(values) >= self.LIMIT:
+            values.clear()
+            if self.rows - self.filled_at[name] < 2 * self.LIMIT:
+                self.fields = [f if f[0] != name else (*f[:3], None) for f in self.fields]
+                return
+            self.filled_at[name] = self.rows
+        values[cell] = value
+
+
 def parse_cells(
     record_type: RecordType, cells: Mapping[str, str]
 ) -> tuple[dict[str, Any], list[Problem]]:
     """Text cells (by field name) -> a typed record, or the errors that stop it."""
     record: dict[str, Any] = {}
     errors: list[Problem] = []
-    for name, parse, required in record_type.plan:
+    caches = record_type.cell_caches
+    caches.rows += 1
+    for name, parse, required, cache in caches.fields:
         cell = cells.get(name)
+        if cache is not None and cell:
+            value = cache.get(cell, _MISS)
+            if value is not _MISS:
+                record[name] = value
+                continue
+            written = cell
+        else:
+            written = None
         if cell:
             cell = cell.strip()
             if cell[:1] == "'" and cell[1:2] in FORMULA_STARTS:
@@ -754,11 +811,14 @@ def parse_cells(
             errors.append(Problem(0, name, *NUL_IN_CELL))
             continue
         try:
-            record[name] = parse(cell)
+            record[name] = value = parse(cell)
         except Refused as exc:
             errors.append(exc.problem(name))
         except (ValueError, ArithmeticError) as exc:
             errors.append(Problem(0, name, f"not a valid value: {exc}", "取值无效"))
+        else:
+            if written is not None and cache is not None:
+                caches.store(name, cache, written, value)
     if not errors:
         for check in record_type.row_checks:
             problem = check(record)

@@ -13,6 +13,7 @@ from datetime import date
 from decimal import Decimal
 from functools import lru_cache
 from itertools import islice
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Table, bindparam, func, insert, select, update
@@ -371,6 +372,8 @@ class RecordWriter:
             if fields_given is not None and name not in fields_given
         }
         self.bulk = BulkWriter(session, self.table, self.key_cols)
+        self.key_of = _key_getter(self.key_cols)
+        self.expect_new = True  # the last chunk's rows were all new: try inserting the next
         self.taxonomy = taxonomy
         self.not_allowed: list[tuple[int, str, str]] = []  # standards for items not allowed
         self.moved: list[tuple[int, str, str, str]] = []  # kindergartens given another region
@@ -471,12 +474,14 @@ class RecordWriter:
         names: dict[tuple[Any, ...], str] = {}  # kindergartens: the name written with each code
         result = UpsertResult()
         prepared: list[tuple[int, dict[str, Any], dict[str, Any]]] = []
+        keys: list[tuple[Any, ...]] = []  # the natural key of each prepared row
+        key_of, refs, classify = self.key_of, self.refs, self.classify
         for index, record in chunk:
-            values, error = _columns(record_type, record, self.refs, self.classify)
+            values, error = _columns(record_type, record, refs, classify)
             if error:
                 result.errors.append(error.at(line=index))
                 continue
-            key = tuple([values[c] for c in key_cols])
+            key = key_of(values)
             first = seen.get(key)
             if first is not None:
                 result.errors.append(self._duplicate(index, first, values, names.get(key)))
@@ -485,10 +490,13 @@ class RecordWriter:
             if "name" in values:
                 names[key] = values["name"]
             prepared.append((index, record, values))
+            keys.append(key)
         if not prepared:
             return result
 
-        existing = self.bulk.existing([tuple([v[c] for c in key_cols]) for _, _, v in prepared])
+        inserted = self._insert_all_new(prepared)
+        existing = {} if inserted else self.bulk.existing(keys)
+        self.expect_new = inserted or not existing
         refunded = (
             self._refunds_of([row["id"] for row in existing.values()])
             if record_type.name == "charges" and existing
@@ -499,8 +507,8 @@ class RecordWriter:
         updates: list[tuple[dict[str, Any], dict[str, Any]]] = []
         kept: list[tuple[dict[str, Any], dict[str, Any]]] = []
         new_lines: list[int] = []
-        for index, record, values in prepared:
-            row = existing.get(tuple([values[c] for c in key_cols])) if existing else None
+        for (index, record, values), key in zip(prepared, keys, strict=True):
+            row = existing.get(key) if existing else None
             if row is None:
                 inserts.append(values)
                 new_lines.append(index)
@@ -534,7 +542,8 @@ class RecordWriter:
                 if not self.taxonomy.is_allowed(category):
                     self.not_allowed.append((index, values["fee_item"], category))
         if inserts:
-            self._insert(inserts, new_lines)
+            if not inserted:
+                self._insert(inserts, new_lines)
             result.created += len(inserts)
         self._update(updates)
         audited = [(row, dict(changed)) for row, changed in updates]
@@ -563,7 +572,7 @@ class RecordWriter:
             self.actor,
             [
                 audit.Change("create", table, _key_text(v, key_cols), None, _created(record, v))
-                for record, v in kept
+                for record, v in (kept if created else ())
                 if id(v) in created
             ]
             + [
@@ -608,6 +617,24 @@ class RecordWriter:
             f"与{where_zh}重复（唯一键相同）",
         )
 
+    def _insert_all_new(self, prepared: list[tuple[int, dict[str, Any], dict[str, Any]]]) -> bool:
+        """Insert the chunk's rows as new ones, without looking their keys up first, when the
+        last chunk had only new rows (a new file, or the new part of a file): True if the
+        database took them all. A key that exists makes the database refuse them (the unique
+        index): nothing is kept, and the chunk is looked up and upserted as usual."""
+        if not self.expect_new:
+            return False
+        mark = self.rows.mark()
+        try:
+            with self.session.begin_nested():
+                self._insert([v for _, _, v in prepared], [index for index, _, _ in prepared])
+        except DBAPIError as exc:
+            if is_busy(exc):
+                raise
+            self._forget(mark)
+            return False
+        return True
+
     def _max_id(self) -> int:
         return self.session.scalar(select(func.max(self.table.c.id))) or 0
 
@@ -651,6 +678,14 @@ class RecordWriter:
                 .where(Kindergarten.code.in_(list(codes)))
                 .values(version=Kindergarten.version + 1)
             )
+
+
+def _key_getter(key_cols: list[str]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+    """values -> the natural key as a tuple (itemgetter gives a bare value for one column)."""
+    if len(key_cols) == 1:
+        (column,) = key_cols
+        return lambda values: (values[column],)
+    return itemgetter(*key_cols)
 
 
 def _key_text(values: dict[str, Any], key_cols: list[str]) -> str:
