@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -153,14 +154,24 @@ def _matches(expected: dict[str, Any], finding: FindingResult) -> bool:
     return True
 
 
-def run_case(
-    case: dict[str, Any], rule_id: str, ruleset: Ruleset
-) -> tuple[list[FindingResult], list[str]]:
-    kg = build_facts(case, ruleset)
+def case_months(case: dict[str, Any]) -> tuple[Period, Period, date]:
+    """The months a case checks and the as-of date it judges on."""
     first = Period.parse(str(case["period"]))
     last = Period.parse(str(case.get("to", case["period"])))
-    as_of = case.get("as_of", FAR_FUTURE)
-    findings = run_rules(ruleset, [kg], first.until(last), as_of, {rule_id})
+    return first, last, case.get("as_of", FAR_FUTURE)
+
+
+def run_case(
+    case: dict[str, Any],
+    rule_id: str,
+    ruleset: Ruleset,
+    screened: Mapping[str, AbstractSet[tuple[int, str]]] | None = None,
+) -> tuple[list[FindingResult], list[str]]:
+    """The case's findings and what differs from its `expect`; `screened` runs it through the
+    screens' path (runner.run_rules), as the database check does."""
+    kg = build_facts(case, ruleset)
+    first, last, as_of = case_months(case)
+    findings = run_rules(ruleset, [kg], first.until(last), as_of, {rule_id}, screened)
     unmatched = list(findings)
     problems = []
     for expected in case.get("expect") or []:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, replace
 from datetime import date
 
@@ -227,8 +228,14 @@ def run_rules(
     periods: list[Period],
     as_of: date,
     rule_ids: set[str] | None = None,
+    screened: Mapping[str, AbstractSet[tuple[int, str]]] | None = None,
 ) -> list[FindingResult]:
-    """Every applicable rule for each kindergarten and each month that has begun by `as_of`."""
+    """Every applicable rule for each kindergarten and each month that has begun by `as_of`.
+
+    `screened` (engine/screens.py): rule id -> the (kindergarten id, month) pairs where a charge
+    passed the rule's screen; a screened rule is evaluated only there (elsewhere it could not
+    find anything). None: every rule everywhere, the reference path."""
+    screened = screened or {}
     rules = [r for r in ruleset.rules.values() if rule_ids is None or r.id in rule_ids]
     months = evaluated_periods(periods, as_of)
     categories = ruleset.taxonomy.categories
@@ -247,7 +254,11 @@ def run_rules(
     for kg in kindergartens:
         resolver = resolvers.setdefault(kg.region_code, ParameterResolver(ruleset, kg.region_code))
         for period in months:
+            month = str(period)
             for rule in rules:
+                passed = screened.get(rule.id)
+                if passed is not None and (kg.id, month) not in passed:
+                    continue
                 resolver.read_unverified = False
                 if not applicable(rule, kg, period, resolver, as_of):
                     continue
@@ -282,7 +293,7 @@ def run_rules(
                     finding = FindingResult(
                         rule=rule,
                         severity=severity,
-                        period=str(period),
+                        period=month,
                         kindergarten_code=kg.code,
                         child_ref=outcome.child_ref,
                         key=outcome.key,

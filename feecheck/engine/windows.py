@@ -7,9 +7,12 @@ fact family, for a month M:
 
 - children, filed accounts, fee standards: all of the kindergarten's (enrolment, boarding, the
   final year; the standard in effect on any day, and the one before it for adjustments);
-- charges: paid in M (the per-charge rules); or whose billing period overlaps M−1
-  (MEAL-SETTLEMENT of M settles M−1's meals); or contains a day a child left within
-  `refund_due_days` before M (REFUND-ON-WITHDRAWAL is judged in the month the refund falls due);
+- charges: paid in M (the per-charge rules); or meal charges whose billing period overlaps M−1
+  (MEAL-SETTLEMENT of M settles M−1's meals); or charges of a child who left within
+  `refund_due_days` before M or in M, whose billing period overlaps that window (contains the day
+  the child left: REFUND-ON-WITHDRAWAL is judged in the month the refund falls due). Other
+  charges covering those months (a semester's fee paid earlier) cannot change M's findings and
+  are not loaded: at province scale they are most of the rows;
 - refunds: against any loaded charge (refunds recorded up to a day);
 - funding: covering any day of M or of M−12 (per-child funding of M and of the same month a year
   earlier); or received in M (FUNDING-FORPROFIT-PUBLIC-MONEY is keyed on the date received);
@@ -27,6 +30,7 @@ from datetime import date, timedelta
 from feecheck.domain.periods import Period
 from feecheck.engine.specs import Ruleset
 
+SETTLED_CATEGORY = "meals"  # the category MEAL-SETTLEMENT settles (evaluators/refunds.py)
 YEAR_BACK = 12  # FUNDING-LOWERED compares with the same month a year earlier
 ABSENCE_AHEAD = 12  # a charge paid in M covers at most this many months on (a school year)
 

@@ -10,6 +10,7 @@ from feecheck.domain.periods import attribute, days_between, overlap_days
 from feecheck.engine.evaluators.base import Context, evaluator
 from feecheck.engine.findings import Outcome
 from feecheck.engine.measures import FOUR, plain, withdrawal_refund_due
+from feecheck.engine.windows import SETTLED_CATEGORY
 
 
 @evaluator("refund_on_withdrawal")
@@ -66,7 +67,7 @@ def meal_settlement(ctx: Context) -> Iterator[Outcome]:
     min_days = params.get("meal_refund_min_consecutive_days")
     first_day_excluded = params.get("meal_refund_first_day_excluded")
     for charge in ctx.kg.charges_covering(previous):
-        if charge.item_category != "meals":
+        if charge.item_category != SETTLED_CATEGORY:
             continue
         absence = ctx.kg.absences.get((charge.child_id, str(previous)))
         if absence is None or absence.days_absent <= 0:
