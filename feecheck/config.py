@@ -46,6 +46,9 @@ def defaults(instance_path: Path) -> dict[str, Any]:
         # Redis for `feecheck worker` processes (several web workers, or restarts mid-job).
         "JOBS_RUNNER": _choice("FEECHECK_JOBS_RUNNER", ("thread", "rq"), "thread"),
         "JOBS_REDIS_URL": os.environ.get("FEECHECK_JOBS_REDIS_URL", "redis://127.0.0.1:6379/0"),
+        # Processes a check (CLI, check jobs) spreads its kindergarten batches over
+        # (services/check_workers.py); 1 checks in the calling process, in one transaction.
+        "CHECK_WORKERS": int(_number("FEECHECK_CHECK_WORKERS", "1")),
     }
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import json
+import shutil
 import sys
+import tempfile
 import time
 from datetime import date
 from pathlib import Path
@@ -18,17 +19,12 @@ from feecheck.domain.periods import DATE_MAX, DATE_MIN, Period
 from feecheck.domain.reasons import Refused
 from feecheck.engine.specs import Ruleset
 from feecheck.extensions import db
-from feecheck.services import rules
-from feecheck.services.checking import CheckError, CheckOutcome, Scope, run_check
-from feecheck.services.exporting import write_csv
+from feecheck.services import jobs, rules
+from feecheck.services.check_queue import run_queued_check
+from feecheck.services.check_workers import run_parallel_check
+from feecheck.services.checking import CheckError, Scope, run_check
 from feecheck.services.locks import FINDINGS, busy, is_busy
-from feecheck.services.reporting import (
-    CSV_COLUMNS,
-    CheckSummary,
-    check_document,
-    csv_rows,
-    summarise,
-)
+from feecheck.services.reporting import SEVERITIES, CheckOutput
 
 EXIT_VIOLATIONS = 3
 
@@ -61,6 +57,18 @@ def _period(text: str) -> Period:
 @click.option("--format", "output", type=click.Choice(["text", "json", "csv"]), default="text")
 @click.option("--as-of", "as_of", help="Judge as on this date (YYYY-MM-DD); default today.")
 @click.option("--explain", is_flag=True, help="Show records -> figures -> parameters -> outcome.")
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="Processes that check batches of kindergartens at once (default: CHECK_WORKERS, 1).",
+)
+@click.option(
+    "--queue",
+    is_flag=True,
+    help="Enqueue the batches as jobs (FEECHECK_JOBS_RUNNER=rq: `feecheck worker` processes on "
+    "any machine run them) and print the totals; the findings stay in the database.",
+)
 @with_appcontext
 def check_command(
     period_from: str,
@@ -70,6 +78,8 @@ def check_command(
     output: str,
     as_of: str | None,
     explain: bool,
+    workers: int | None,
+    queue: bool,
 ) -> None:
     """Run every rule for each month in the range, store the findings, print them.
 
@@ -84,11 +94,82 @@ def check_command(
     except ValueError:
         fail(f"--as-of must be YYYY-MM-DD, not {as_of!r}")
     ruleset = load_rules()
+    workers = workers or int(current_app.config.get("CHECK_WORKERS") or 1)
     started = time.perf_counter()
     scope = Scope(first, last, region_code, kindergarten_code)
     session = db.session
+    if queue:
+        if output != "text" or explain:
+            fail(
+                "--queue prints totals only: the findings of a queued check stay in the "
+                "database (see them on the findings page, or check without --queue)"
+            )
+        _queued(scope, ruleset, judged_on, started)
+        return
+    # The output is written batch by batch into a spooled file (memory up to 16 MiB, then disk)
+    # and printed once the findings are stored: a check that fails prints no findings.
+    with tempfile.SpooledTemporaryFile(16 << 20, mode="w+", encoding="utf-8", newline="") as spool:
+        printer = CheckOutput(spool, output, scope, ruleset, explain)
+        try:
+            if workers > 1:
+                outcome = run_parallel_check(
+                    session,
+                    ruleset,
+                    Path(current_app.config["RULES_DIR"]),
+                    scope,
+                    judged_on,
+                    workers=workers,
+                    sink=printer,
+                )
+            else:
+                outcome = run_check(session, ruleset, scope, judged_on, sink=printer)
+            session.commit()
+        except Refused as exc:
+            session.rollback()
+            fail(exc.text)
+        except (CheckError, ValueError) as exc:
+            session.rollback()
+            fail(str(exc))
+        except SQLAlchemyError as exc:
+            session.rollback()
+            if is_busy(exc):
+                fail(busy(FINDINGS).text)
+            fail(f"database error, nothing was stored: {str(exc).splitlines()[0][:300]}")
+        printer.finish()
+        spool.seek(0)
+        shutil.copyfileobj(spool, sys.stdout)
+    elapsed = time.perf_counter() - started
+    if output == "csv":  # one row per finding on stdout; the rest on stderr
+        for skipped in printer.not_evaluated:
+            rule = f" {skipped['rule_id']}" if skipped.get("rule_id") else ""
+            click.echo(f"not evaluated: {skipped['period']}{rule}: {skipped['reason']}", err=True)
+    elif output == "text" and printer.evaluated_periods:
+        click.echo(
+            f"stored: {outcome.created} new, {outcome.updated} kept, {outcome.reopened} reopened, "
+            f"{outcome.resolved} resolved · run {outcome.run.id} · {elapsed:.2f} s"
+        )
+    if printer.has_violations:
+        sys.exit(EXIT_VIOLATIONS)
+
+
+def _queued(scope: Scope, ruleset: Ruleset, as_of: date, started: float) -> None:
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    runner = jobs.make_runner(app.config, lambda: db.new_session(app))
+    session = db.session
+
+    def progress(done: int, total: int) -> None:
+        click.echo(f"\r{done}/{total} batches stored", nl=False, err=True)
+
     try:
-        outcome = run_check(session, ruleset, scope, judged_on)
+        outcome = run_queued_check(
+            session,
+            ruleset,
+            Path(app.config["RULES_DIR"]),
+            scope,
+            as_of,
+            runner,
+            on_progress=progress,
+        )
         session.commit()
     except Refused as exc:
         session.rollback()
@@ -98,73 +179,22 @@ def check_command(
         fail(str(exc))
     except SQLAlchemyError as exc:
         session.rollback()
-        if is_busy(exc):
-            fail(busy(FINDINGS).text)
-        fail(f"database error, nothing was stored: {str(exc).splitlines()[0][:300]}")
-    elapsed = time.perf_counter() - started
-    summary = summarise(outcome, scope, ruleset)
-    if output == "json":
-        _print_json(summary, explain)
-    elif output == "csv":
-        _print_csv(summary)
-    else:
-        _print_text(summary, outcome, scope, explain, elapsed)
-    if summary.has_violations:
+        fail(f"database error: {str(exc).splitlines()[0][:300]}")
+    click.echo("", err=True)
+    severities = ", ".join(f"{outcome.by_severity.get(s, 0)} {s}" for s in SEVERITIES)
+    click.echo(
+        f"合计 / total: {severities} in {outcome.with_findings} kindergartens "
+        f"({outcome.checked - outcome.with_findings} without findings) · "
+        f"{len(outcome.jobs)} jobs ({runner.name}); 应退 / refunds due {outcome.refunds_due:.2f}"
+    )
+    counts = outcome.counts
+    click.echo(
+        f"stored: {counts.created} new, {counts.updated} kept, {counts.reopened} reopened, "
+        f"{counts.resolved} resolved · run {outcome.run.id} · "
+        f"{time.perf_counter() - started:.2f} s"
+    )
+    if outcome.has_violations:
         sys.exit(EXIT_VIOLATIONS)
-
-
-def _print_json(summary: CheckSummary, explain: bool) -> None:
-    click.echo(json.dumps(check_document(summary, explain), ensure_ascii=False, indent=1))
-
-
-def _print_csv(summary: CheckSummary) -> None:
-    write_csv(sys.stdout, CSV_COLUMNS, csv_rows(summary), escape=True)
-    for skipped in summary.not_evaluated:  # one row per finding on stdout; the rest on stderr
-        rule = f" {skipped['rule_id']}" if skipped.get("rule_id") else ""
-        click.echo(f"not evaluated: {skipped['period']}{rule}: {skipped['reason']}", err=True)
-
-
-def _print_text(
-    summary: CheckSummary, outcome: CheckOutcome, scope: Scope, explain: bool, elapsed: float
-) -> None:
-    months = f"{scope.period_from}" + (
-        f" .. {scope.period_to}" if scope.period_to != scope.period_from else ""
-    )
-    click.echo(
-        f"检查期间 / periods {months} · 规则集 / ruleset {summary.ruleset_hash[:12]} · "
-        f"{summary.kindergartens_checked} 所幼儿园 / kindergartens"
-    )
-    for skipped in summary.not_evaluated:
-        rule = f" {skipped['rule_id']}" if skipped.get("rule_id") else ""
-        click.echo(
-            f"未检查 / not evaluated: {skipped['period']}{rule}: "
-            f"{skipped['reason_zh']} / {skipped['reason']}"
-        )
-    for group in summary.groups:
-        click.echo(f"\n{group.code} {group.name} ({group.region_code}, {group.category})")
-        for f in group.findings:
-            child = f" {f.child_ref}" if f.child_ref else ""
-            click.echo(f"  {f.period} {f.severity:9} {f.rule.id}{child}: {f.message_zh}")
-            if explain:
-                for step in f.explanation:
-                    click.echo(f"      · {step['zh']}\n        {step['en']}")
-        click.echo(
-            f"  小计 / subtotal: {group.counts.text()}; "
-            f"应退 / refunds due {group.counts.refunds_due:.2f}"
-        )
-    evaluated = "" if not summary.not_evaluated else " in the months evaluated"
-    if not summary.evaluated_periods:
-        click.echo("\n没有检查任何月份 / no month was evaluated (see above)")
-        return
-    click.echo(
-        f"\n合计 / total: {summary.totals.text()} in {len(summary.groups)} kindergartens "
-        f"({summary.clean} without findings{evaluated}); "
-        f"应退 / refunds due {summary.totals.refunds_due:.2f}"
-    )
-    click.echo(
-        f"stored: {outcome.created} new, {outcome.updated} kept, {outcome.reopened} reopened, "
-        f"{outcome.resolved} resolved · run {outcome.run.id} · {elapsed:.2f} s"
-    )
 
 
 COMMANDS = [check_command]

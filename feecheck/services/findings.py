@@ -19,13 +19,14 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from psycopg.types.json import Json
+from sqlalchemy import JSON, insert, select, update
 from sqlalchemy.orm import Session
 
 from feecheck.domain.categories import FindingStatus
 from feecheck.engine.findings import FindingResult
 from feecheck.models import CheckRun, Finding, FindingEvent
-from feecheck.models.base import utcnow
+from feecheck.models.base import Base, utcnow
 
 OPEN = FindingStatus.OPEN.value
 RESOLVED = FindingStatus.RESOLVED.value
@@ -104,16 +105,19 @@ def store_findings(
         }
     new = [row for key, row in produced.items() if key not in existing]
     if new:
-        session.execute(
-            insert(Finding), [{**row, "first_seen_at": now, "status": OPEN} for row in new]
+        bulk_insert(
+            session, Finding, [{**row, "first_seen_at": now, "status": OPEN} for row in new]
         )
-        ids = dict(
-            session.execute(
-                select(Finding.fingerprint, Finding.id).where(
-                    Finding.fingerprint.in_([row["fingerprint"] for row in new])
-                )
-            ).all()
-        )
+        ids: dict[str, int] = {}
+        fingerprints = [row["fingerprint"] for row in new]
+        for start in range(0, len(fingerprints), 1000):
+            ids.update(
+                session.execute(
+                    select(Finding.fingerprint, Finding.id).where(
+                        Finding.fingerprint.in_(fingerprints[start : start + 1000])
+                    )
+                ).all()
+            )
         _events(session, [(ids[r["fingerprint"]], None, OPEN) for r in new], run.id, "found")
         counts.created = len(new)
 
@@ -168,11 +172,14 @@ def _events(
     session: Session, moves: list[tuple[int, str | None, str]], run_id: int, note: str
 ) -> None:
     if moves:
-        session.execute(
-            insert(FindingEvent),
+        now = utcnow()
+        bulk_insert(
+            session,
+            FindingEvent,
             [
                 {
                     "finding_id": finding_id,
+                    "at": now,
                     "from_status": before,
                     "to_status": after,
                     "actor": CHECK_ACTOR,
@@ -182,6 +189,25 @@ def _events(
                 for finding_id, before, after in moves
             ],
         )
+
+
+def bulk_insert(session: Session, model: type[Base], rows: list[dict[str, Any]]) -> None:
+    """Insert rows that all name the same columns (their defaults filled in): COPY on PostgreSQL
+    (a province's first check writes tens of thousands of findings), one executemany elsewhere."""
+    if not rows:
+        return
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        session.execute(insert(model), rows)
+        return
+    table = model.__table__
+    columns = list(rows[0])
+    as_json = {name for name in columns if isinstance(table.c[name].type, JSON)}
+    statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
+    driver = connection.connection.driver_connection
+    with driver.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
+        for row in rows:
+            copy.write_row([Json(row[c]) if c in as_json else row[c] for c in columns])
 
 
 def history(session: Session, finding_id: int) -> list[FindingEvent]:

@@ -42,6 +42,7 @@ import time
 import zipfile
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
@@ -59,7 +60,8 @@ from feecheck.models import ImportBatch, Job, User
 from feecheck.models.base import utcnow
 from feecheck.models.session import SQLITE_BUSY_TIMEOUT_MS
 from feecheck.services import locks, reports, rules
-from feecheck.services.checking import CheckError, Scope, run_check
+from feecheck.services.check_workers import BatchTask, check_and_store, run_parallel_check
+from feecheck.services.checking import CheckedBatch, CheckError, Scope, run_check
 from feecheck.services.importing import ImportOptions, fail_stale_batches, run_import
 from feecheck.services.locks import BATCHES, JOBS, begin_write
 from feecheck.services.scope import NotFound, can_see
@@ -316,9 +318,12 @@ def start_check(
     rules_dir: Path,
     region_code: str | None = None,
     kindergarten_code: str | None = None,
+    workers: int = 1,
 ) -> Job:
-    """Run a check of the months period_from..period_to (YYYY-MM) as a job."""
+    """Run a check of the months period_from..period_to (YYYY-MM) as a job; `workers` > 1
+    spreads its kindergarten batches over processes (services/check_workers.py)."""
     params = {
+        "workers": workers,
         "period_from": period_from,
         "period_to": period_to or period_from,
         "region_code": region_code,
@@ -820,24 +825,86 @@ def check_job(session: Session, job: Job, report_progress: ReportProgress) -> di
             f"rules/ has {len(exc.problems)} problem(s), the first: {exc.problems[0]}",
             f"规则目录有 {len(exc.problems)} 处错误，第一处：{exc.problems[0]}",
         ) from exc
-    report_progress(0, 1)
     scope = Scope(first, last, region, params.get("kindergarten_code"))
+    progress = _CheckProgress(report_progress)
+    workers = int(params.get("workers") or 1)
     try:
-        outcome = run_check(session, ruleset, scope, as_of, user)
+        if workers > 1:
+            outcome = run_parallel_check(
+                session,
+                ruleset,
+                Path(params["rules_dir"]),
+                scope,
+                as_of,
+                workers,
+                user,
+                sink=progress,
+            )
+        else:
+            outcome = run_check(session, ruleset, scope, as_of, user, sink=progress)
     except CheckError as exc:
         raise JobFailed(str(exc), f"无法检查：{exc}") from exc
     session.commit()
-    report_progress(1, 1)
     return {
         "check_run_id": outcome.run.id,
-        "kindergartens": len(outcome.kindergartens),
-        "findings": len(outcome.findings),
+        "kindergartens": outcome.checked,
+        "findings": outcome.run.findings_count,
         "created": outcome.created,
         "updated": outcome.updated,
         "resolved": outcome.resolved,
         "reopened": outcome.reopened,
         "not_evaluated": len(outcome.not_evaluated),
     }
+
+
+@kind("check_batch")
+def check_batch_job(session: Session, job: Job, report_progress: ReportProgress) -> dict[str, Any]:
+    """One batch of kindergartens of a check spread over the queue (services/check_queue.py):
+    judged, its findings stored and committed; the result is what the coordinator sums."""
+    params = job.params
+    try:
+        ruleset = rules.load(Path(params["rules_dir"]))
+    except RulesError as exc:
+        raise JobFailed(
+            f"rules/ has {len(exc.problems)} problem(s), the first: {exc.problems[0]}",
+            f"规则目录有 {len(exc.problems)} 处错误，第一处：{exc.problems[0]}",
+        ) from exc
+    task = BatchTask.from_params(ruleset, params)
+    report_progress(0, len(task.kg_ids))
+    try:
+        batch = check_and_store(session, ruleset, task)
+    except CheckError as exc:
+        raise JobFailed(str(exc), f"无法检查：{exc}") from exc
+    report_progress(len(task.kg_ids), len(task.kg_ids))
+    severities: dict[str, int] = {}
+    refunds_due = Decimal(0)
+    for finding in batch.findings:
+        severities[finding.severity] = severities.get(finding.severity, 0) + 1
+        refunds_due += finding.amount_due or 0
+    return {
+        "check_run_id": task.run_id,
+        "kindergartens": len(batch.kindergartens),
+        "with_findings": len({f.kindergarten_code for f in batch.findings}),
+        "findings": len(batch.findings),
+        "by_severity": severities,
+        "refunds_due": f"{refunds_due:.2f}",
+        **dataclasses.asdict(batch.counts),
+    }
+
+
+class _CheckProgress:
+    """A check's sink in a job: kindergartens judged so far, as the job's progress."""
+
+    def __init__(self, report_progress: ReportProgress) -> None:
+        self.report, self.total, self.done = report_progress, 0, 0
+
+    def start(self, kindergartens: int, skipped: list[Any]) -> None:
+        self.total = kindergartens
+        self.report(0, max(kindergartens, 1))
+
+    def batch(self, batch: CheckedBatch) -> None:
+        self.done += len(batch.kindergartens)
+        self.report(self.done, max(self.total, 1))
 
 
 @kind("reports")

@@ -6,16 +6,19 @@ numbers. Reports render data; they do not query.
 
 from __future__ import annotations
 
+import csv
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import TextIO
 
 from feecheck.domain.money import format_money
 from feecheck.engine.findings import FindingResult
+from feecheck.engine.runner import NotEvaluated
 from feecheck.engine.specs import Ruleset
-from feecheck.services.checking import CheckOutcome, Scope
+from feecheck.services.checking import CheckedBatch, CheckedKindergarten, Scope
+from feecheck.services.exporting import escape_formula
 
 SEVERITIES = ("violation", "warning", "info")
 CSV_COLUMNS = [
@@ -49,91 +52,128 @@ class Counts:
         return ", ".join(f"{self.by_severity.get(s, 0)} {s}" for s in SEVERITIES)
 
 
-@dataclass
-class KindergartenGroup:
-    code: str
-    name: str
-    region_code: str
-    category: str
-    findings: list[FindingResult]
-    counts: Counts
+class CheckOutput:
+    """`feecheck check`'s output written as the batches come (a CheckSink): text grouped by
+    kindergarten with subtotals, the JSON document of spec §3, or CSV rows; totals kept as it
+    goes, so a province is printed without holding its findings."""
 
+    def __init__(
+        self, stream: TextIO, output: str, scope: Scope, ruleset: Ruleset, explain: bool = False
+    ) -> None:
+        self.stream, self.output, self.explain = stream, output, explain
+        self.periods = [str(p) for p in scope.periods]
+        self.ruleset_hash = ruleset.hash
+        self.totals = Counts()
+        self.checked = 0
+        self.groups = 0  # kindergartens with findings
+        self.not_evaluated: list[dict[str, str]] = []
+        self._first = True
+        self._csv = csv.writer(stream, lineterminator="\r\n")
 
-@dataclass
-class CheckSummary:
-    """A check's findings grouped by kindergarten with subtotals and totals."""
+    @property
+    def has_violations(self) -> bool:
+        return self.totals.by_severity.get("violation", 0) > 0
 
-    periods: list[str]
-    ruleset_hash: str
-    groups: list[KindergartenGroup]
-    totals: Counts
-    kindergartens_checked: int
-    not_evaluated: list[dict[str, str]]
+    @property
+    def clean(self) -> int:
+        return self.checked - self.groups
 
     @property
     def evaluated_periods(self) -> list[str]:
         skipped = {n["period"] for n in self.not_evaluated if not n.get("rule_id")}
         return [p for p in self.periods if p not in skipped]
 
-    @property
-    def clean(self) -> int:
-        return self.kindergartens_checked - len(self.groups)
+    def start(self, kindergartens: int, skipped: list[NotEvaluated]) -> None:
+        self.checked = kindergartens
+        self.not_evaluated = [n.to_json() for n in skipped]
+        if self.output == "json":
+            head = json.dumps(
+                {
+                    "periods": self.periods,
+                    "ruleset": self.ruleset_hash,
+                    "not_evaluated": self.not_evaluated,
+                },
+                ensure_ascii=False,
+                indent=1,
+            )
+            self.stream.write(head[: head.rindex("}")].rstrip() + ',\n "findings": [')
+        elif self.output == "csv":
+            self._csv.writerow(CSV_COLUMNS)
+        else:
+            months = self.periods[0] + (f" .. {self.periods[-1]}" if len(self.periods) > 1 else "")
+            self._line(
+                f"检查期间 / periods {months} · 规则集 / ruleset {self.ruleset_hash[:12]} · "
+                f"{kindergartens} 所幼儿园 / kindergartens"
+            )
+            for n in self.not_evaluated:
+                rule = f" {n['rule_id']}" if n.get("rule_id") else ""
+                self._line(
+                    f"未检查 / not evaluated: {n['period']}{rule}: {n['reason_zh']} / {n['reason']}"
+                )
 
-    @property
-    def has_violations(self) -> bool:
-        return self.totals.by_severity.get("violation", 0) > 0
+    def batch(self, batch: CheckedBatch) -> None:
+        by_code: dict[str, list[FindingResult]] = defaultdict(list)
+        for finding in batch.findings:
+            self.totals.add(finding)
+            by_code[finding.kindergarten_code].append(finding)
+        self.groups += len(by_code)
+        if self.output == "json":
+            for finding in batch.findings:
+                item = json.dumps(finding.to_json(self.explain), ensure_ascii=False, indent=1)
+                self.stream.write(("\n  " if self._first else ",\n  ") + item.replace("\n", "\n  "))
+                self._first = False
+        elif self.output == "csv":
+            for finding in batch.findings:
+                self._csv.writerow([escape_formula(c) for c in csv_row(finding)])
+        else:
+            for kg in batch.kindergartens:
+                if kg.code in by_code:
+                    self._group(kg, by_code[kg.code])
 
-
-def summarise(outcome: CheckOutcome, scope: Scope, ruleset: Ruleset) -> CheckSummary:
-    by_kg: dict[str, list[FindingResult]] = defaultdict(list)
-    for finding in sorted(outcome.findings, key=sort_key):
-        by_kg[finding.kindergarten_code].append(finding)
-    totals = Counts()
-    groups = []
-    for code, findings in by_kg.items():
-        kg = outcome.kindergartens[code]
+    def _group(self, kg: CheckedKindergarten, findings: list[FindingResult]) -> None:
+        self._line(f"\n{kg.code} {kg.name} ({kg.region_code}, {kg.category})")
         counts = Counts()
         for f in findings:
             counts.add(f)
-            totals.add(f)
-        groups.append(
-            KindergartenGroup(code, kg.name, kg.region_code, kg.category, findings, counts)
+            child = f" {f.child_ref}" if f.child_ref else ""
+            self._line(f"  {f.period} {f.severity:9} {f.rule.id}{child}: {f.message_zh}")
+            if self.explain:
+                for step in f.explanation:
+                    self._line(f"      · {step['zh']}\n        {step['en']}")
+        self._line(
+            f"  小计 / subtotal: {counts.text()}; 应退 / refunds due {counts.refunds_due:.2f}"
         )
-    return CheckSummary(
-        [str(p) for p in scope.periods],
-        ruleset.hash,
-        groups,
-        totals,
-        len(outcome.kindergartens),
-        [n.to_json() for n in outcome.not_evaluated],
-    )
+
+    def finish(self) -> None:
+        """Close the document (JSON) or print the totals (text)."""
+        if self.output == "json":
+            self.stream.write("\n ]\n}\n" if not self._first else "]\n}\n")
+        elif self.output == "text":
+            if not self.evaluated_periods:
+                self._line("\n没有检查任何月份 / no month was evaluated (see above)")
+                return
+            evaluated = "" if not self.not_evaluated else " in the months evaluated"
+            self._line(
+                f"\n合计 / total: {self.totals.text()} in {self.groups} kindergartens "
+                f"({self.clean} without findings{evaluated}); "
+                f"应退 / refunds due {self.totals.refunds_due:.2f}"
+            )
+
+    def _line(self, text: str) -> None:
+        self.stream.write(text + "\n")
 
 
-def check_document(summary: CheckSummary, explain: bool = False) -> dict[str, Any]:
-    """The JSON object of `feecheck check --format json` (spec §3)."""
-    return {
-        "periods": summary.periods,
-        "ruleset": summary.ruleset_hash,
-        "not_evaluated": summary.not_evaluated,
-        "findings": [f.to_json(explain) for g in summary.groups for f in g.findings],
-    }
-
-
-def csv_rows(summary: CheckSummary) -> list[list[str]]:
-    """One row per finding under CSV_COLUMNS (escape the cells when writing them)."""
+def csv_row(f: FindingResult) -> list[str]:
+    """A finding under CSV_COLUMNS (escape the cells when writing them)."""
     return [
-        [
-            f.rule.id,
-            f.severity,
-            f.period,
-            f.kindergarten_code,
-            f.child_ref or "",
-            f.citation,
-            f.message_zh,
-            f.message_en,
-            format_money(f.amount_due),
-            json.dumps(f.evidence, ensure_ascii=False),
-        ]
-        for g in summary.groups
-        for f in g.findings
+        f.rule.id,
+        f.severity,
+        f.period,
+        f.kindergarten_code,
+        f.child_ref or "",
+        f.citation,
+        f.message_zh,
+        f.message_en,
+        format_money(f.amount_due),
+        json.dumps(f.evidence, ensure_ascii=False),
     ]

@@ -123,6 +123,7 @@ def check() -> Response:
             as_of=date.today(),
             rules_dir=Path(app.config["RULES_DIR"]),
             region_code=region,
+            workers=int(app.config["CHECK_WORKERS"]),
         )
     except Refused as exc:
         db.session.rollback()
