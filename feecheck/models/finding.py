@@ -47,6 +47,15 @@ class Finding(Base):
         enum_check("severity", Severity),
         enum_check("status", FindingStatus),
         Index("ix_findings_scope", "period", "kindergarten_id"),
+        # the list's and the dashboard's counts read this index alone (migration 0011)
+        Index(
+            "ix_findings_status_counts",
+            "status",
+            "severity",
+            "rule_id",
+            "period",
+            "kindergarten_id",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

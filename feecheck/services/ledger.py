@@ -36,8 +36,8 @@ from decimal import Decimal, InvalidOperation
 from functools import cached_property
 from typing import Any
 
-from sqlalchemy import select, tuple_
-from sqlalchemy.orm import Session, load_only
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
 
 from feecheck.domain.money import money
 from feecheck.models import Charge, Child, Finding, Kindergarten, Notice, NoticeFinding, Refund
@@ -127,8 +127,9 @@ def net_due(amount: Decimal, claims: Iterable[Claim]) -> Decimal:
     return min(money(amount * (1 - kept)), money(amount))
 
 
-def claimed(finding: Finding) -> tuple[str, Decimal] | None:
-    """(receipt, gross refund ordered) of a finding that orders money back, else None."""
+def claimed(finding: Any) -> tuple[str, Decimal] | None:
+    """(receipt, gross refund ordered) of a finding (or a row of its columns) that orders money
+    back, else None."""
     if finding.amount_due is None:
         return None
     evidence = finding.evidence or {}
@@ -143,12 +144,14 @@ def claimed(finding: Finding) -> tuple[str, Decimal] | None:
 
 
 def receipts_due(
-    session: Session, findings: Iterable[Finding], as_of: date, *, with_notices: bool = False
+    session: Session, findings: Iterable[Any], as_of: date, *, with_notices: bool = False
 ) -> list[ReceiptDue]:
     """The money the findings order returned, per receipt, with refunds up to `as_of`.
 
-    Findings of other statuses than ORDERING and HISTORY are ignored; items left with nothing
-    due are dropped. `with_notices` looks up the newest notice that covered each item.
+    `findings` are Findings or rows with the attributes `claimed` reads (id, kindergarten_id,
+    rule_id, status, amount_due, evidence). Findings of other statuses than ORDERING and HISTORY
+    are ignored; items left with nothing due are dropped. `with_notices` looks up the newest
+    notice that covered each item.
     """
     claims: dict[tuple[int, str], list[Claim]] = {}
     for finding in findings:
@@ -160,9 +163,13 @@ def receipts_due(
             claims.setdefault((finding.kindergarten_id, found[0]), []).append(claim)
     if not claims:
         return []
-    keys = list(claims)
+    keys = sorted(claims)
     charges: dict[tuple[int, str], tuple[int, Decimal, str, str]] = {}
     for start in range(0, len(keys), CHUNK):
+        # two plain IN lists, not a row-value IN: SQLite uses the (kindergarten_id, receipt_no)
+        # index for these and scans every charge for a row-value list; keys are sorted, so a
+        # chunk spans few kindergartens and the rows it over-selects are few
+        chunk = keys[start : start + CHUNK]
         for kg_id, receipt, charge_id, amount, child_ref, code in session.execute(
             select(
                 Charge.kindergarten_id,
@@ -175,10 +182,12 @@ def receipts_due(
             .join(Child, Child.id == Charge.child_id)
             .join(Kindergarten, Kindergarten.id == Charge.kindergarten_id)
             .where(
-                tuple_(Charge.kindergarten_id, Charge.receipt_no).in_(keys[start : start + CHUNK])
+                Charge.kindergarten_id.in_({k for k, _ in chunk}),
+                Charge.receipt_no.in_({r for _, r in chunk}),
             )
         ):
-            charges[(kg_id, receipt)] = (charge_id, amount, child_ref, code)
+            if (kg_id, receipt) in claims:
+                charges[(kg_id, receipt)] = (charge_id, amount, child_ref, code)
     refunds: dict[int, list[tuple[str, Decimal]]] = {}
     ids = [c[0] for c in charges.values()]
     for start in range(0, len(ids), CHUNK):
@@ -233,23 +242,26 @@ def _attach_notices(session: Session, items: list[ReceiptDue]) -> None:
                     item.notice_id, item.notice_no, item.deadline = notice_id, number, deadline
 
 
-def _findings(session: Session, conditions: Iterable[Any]) -> Iterable[Finding]:
-    statement = (
-        select(Finding)
-        .join(Kindergarten, Kindergarten.id == Finding.kindergarten_id)
-        .where(Finding.amount_due.is_not(None), Finding.status.in_(ORDERING + HISTORY), *conditions)
-        .options(
-            load_only(
-                Finding.id,
-                Finding.kindergarten_id,
-                Finding.rule_id,
-                Finding.status,
-                Finding.amount_due,
-                Finding.evidence,
-            )
+def _findings(session: Session, selected: Iterable[Any] | Select[Any]) -> Iterable[Any]:
+    """The claiming findings' columns as plain rows (no ORM object per finding): `selected` is
+    SQL conditions on Finding and Kindergarten, or a select() over Finding joined to Kindergarten
+    (such as the findings list's filtered statement)."""
+    if not isinstance(selected, Select):
+        selected = (
+            select(Finding)
+            .join(Kindergarten, Kindergarten.id == Finding.kindergarten_id)
+            .where(*selected)
         )
+    return session.execute(
+        selected.with_only_columns(
+            Finding.id,
+            Finding.kindergarten_id,
+            Finding.rule_id,
+            Finding.status,
+            Finding.amount_due,
+            Finding.evidence,
+        ).where(Finding.amount_due.is_not(None), Finding.status.in_(ORDERING + HISTORY))
     )
-    return session.scalars(statement)
 
 
 @dataclass
@@ -266,9 +278,12 @@ class ReceiptTotals:
         self.refunded += item.refunded_towards
 
 
-def owed(session: Session, conditions: Iterable[Any], as_of: date) -> dict[int, ReceiptTotals]:
+def owed(
+    session: Session, conditions: Iterable[Any] | Select[Any], as_of: date
+) -> dict[int, ReceiptTotals]:
     """Due, refunded and outstanding per kindergarten, for the findings matching `conditions`
-    (SQL conditions on Finding and Kindergarten), counted per receipt as above."""
+    (SQL conditions on Finding and Kindergarten, or a select() as _findings takes), counted per
+    receipt as above."""
     totals: dict[int, ReceiptTotals] = {}
     for item in receipts_due(session, _findings(session, conditions), as_of):
         totals.setdefault(item.kindergarten_id, ReceiptTotals()).add(item)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -65,3 +65,21 @@ def paginate(
     limited = statement.limit(per_page).offset((number - 1) * per_page)
     items = session.scalars(limited).all() if scalars else session.execute(limited).all()
     return Page(items, number, per_page, total)
+
+
+def paginate_ids(
+    session: Session,
+    ids: Select[Any],
+    load: Callable[[list[Any]], Mapping[Any, T]],
+    total: int,
+    number: int = 1,
+    per_page: int = PER_PAGE,
+) -> Page[T]:
+    """Like paginate, for a big list whose total the caller knows already (from its counts):
+    `ids` selects the rows' ids alone, ordered, so the database sorts and skips narrow rows;
+    `load` fetches the page's rows by id (id -> row), shown in the order of `ids`."""
+    pages = max(1, -(-total // per_page))
+    number = min(max(1, number), pages)
+    chosen = list(session.scalars(ids.limit(per_page).offset((number - 1) * per_page)))
+    rows = load(chosen) if chosen else {}
+    return Page([rows[i] for i in chosen if i in rows], number, per_page, total)

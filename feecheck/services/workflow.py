@@ -45,7 +45,7 @@ from feecheck.models import (
 from feecheck.models.base import utcnow
 from feecheck.services import ledger
 from feecheck.services.locks import FINDINGS, begin_write
-from feecheck.services.pagination import Page, paginate
+from feecheck.services.pagination import Page, paginate_ids
 from feecheck.services.scope import SUPERVISING, Forbidden, NotFound, require_region, visible
 
 OPEN = FindingStatus.OPEN.value
@@ -162,43 +162,62 @@ def _filtered(user: User, filters: FindingFilters, *, status: bool = True) -> Se
 
 
 def list_findings(
-    session: Session, user: User, filters: FindingFilters, page: int = 1, per_page: int = 50
+    session: Session,
+    user: User,
+    filters: FindingFilters,
+    page: int = 1,
+    per_page: int = 50,
+    as_of: date | None = None,
 ) -> FindingsPage:
-    """A page of findings in the user's region, and the counts under the same filters."""
-    statement = _filtered(user, filters).options(
-        joinedload(Finding.kindergarten), joinedload(Finding.child)
+    """A page of findings in the user's region, and the counts under the same filters.
+
+    A fixed number of queries however many findings match: one GROUP BY gives the counts by
+    status, severity and rule (and so the page's total); the page is ordered and cut on the ids
+    alone, and only its rows are loaded with their kindergarten and child.
+    """
+    found_counts = counts(session, user, filters, as_of)
+    ordered = (
+        _filtered(user, filters)
+        .with_only_columns(Finding.id)
+        .order_by(Finding.period.desc(), Kindergarten.code, Finding.rule_id, Finding.id)
     )
-    statement = statement.order_by(
-        Finding.period.desc(), Kindergarten.code, Finding.rule_id, Finding.id
-    )
-    found = paginate(session, statement, page, per_page)
-    return FindingsPage(found, counts(session, user, filters))
+
+    def load(ids: list[int]) -> dict[int, Finding]:
+        statement = (
+            select(Finding)
+            .where(Finding.id.in_(ids))
+            .options(joinedload(Finding.kindergarten), joinedload(Finding.child))
+        )
+        return {f.id: f for f in session.scalars(statement)}
+
+    total = sum(found_counts.by_severity.values())
+    return FindingsPage(paginate_ids(session, ordered, load, total, page, per_page), found_counts)
 
 
 def counts(
     session: Session, user: User, filters: FindingFilters, as_of: date | None = None
 ) -> Counts:
-    every_status = _filtered(user, filters, status=False).subquery()
-    by_status = dict(
-        session.execute(
-            select(every_status.c.status, func.count()).group_by(every_status.c.status)
-        ).all()
+    by_status: dict[str, int] = {}
+    by_severity: dict[str, int] = {}
+    by_rule: dict[str, int] = {}
+    every_status = _filtered(user, filters, status=False).with_only_columns(
+        Finding.status, Finding.severity, Finding.rule_id, func.count()
     )
-    chosen = _filtered(user, filters).subquery()
-    by_severity = dict(
-        session.execute(select(chosen.c.severity, func.count()).group_by(chosen.c.severity)).all()
-    )
-    by_rule = [
-        (rule, n)
-        for rule, n in session.execute(
-            select(chosen.c.rule_id, func.count())
-            .group_by(chosen.c.rule_id)
-            .order_by(func.count().desc(), chosen.c.rule_id)
-        )
-    ]
-    owed = ledger.owed(session, [Finding.id.in_(select(chosen.c.id))], as_of or date.today())
+    for status, severity, rule_id, n in session.execute(
+        every_status.group_by(Finding.status, Finding.severity, Finding.rule_id)
+    ):
+        by_status[status] = by_status.get(status, 0) + n
+        if (
+            filters.status is None
+            or status == filters.status
+            or (filters.status == "live" and status in LIVE)
+        ):
+            by_severity[severity] = by_severity.get(severity, 0) + n
+            by_rule[rule_id] = by_rule.get(rule_id, 0) + n
+    owed = ledger.owed(session, _filtered(user, filters), as_of or date.today())
     due = sum((t.outstanding for t in owed.values()), Decimal("0.00"))
-    return Counts(by_status, by_severity, by_rule, due)
+    rules = sorted(by_rule.items(), key=lambda item: (-item[1], item[0]))
+    return Counts(by_status, by_severity, rules, due)
 
 
 def move(
