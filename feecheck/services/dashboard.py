@@ -37,6 +37,7 @@ from feecheck.models import (
 )
 from feecheck.services import ledger
 from feecheck.services.checking import BATCH, load_facts
+from feecheck.services.pagination import PER_PAGE, Page
 from feecheck.services.scope import get_kindergarten, require_region, visible
 
 LIVE = ("open", "acknowledged")
@@ -90,7 +91,8 @@ class RegionDashboard:
     by_category: dict[str, int]
     violations_by_rule: list[tuple[str, int]]
     violations_by_month: list[tuple[str, int]]
-    funding: list[FundingFigure]
+    funding: Page[FundingFigure]  # public kindergartens, those with a funding finding first
+    funding_below: int  # kindergartens with a live funding finding in `month`
     refunds_due: Decimal
     refunds_by_kindergarten: list[tuple[int, str, str, Decimal]]  # id, code, name, amount
     open_findings: int
@@ -141,9 +143,13 @@ def region_dashboard(
     as_of: date,
     region_code: str | None = None,
     funding_month: Period | None = None,
+    funding_page: int = 1,
 ) -> RegionDashboard:
     """The region's page: the user's own region, or a region inside it. The funding figures are
-    for `funding_month` (default: the latest complete month a check judged in the region)."""
+    for `funding_month` (default: the latest complete month a check judged in the region), a
+    page of PER_PAGE public kindergartens at a time: those with a live funding finding that
+    month first, then by code (a province has thousands; the engine's measure costs ~0.5 ms a
+    kindergarten)."""
     if region_code:
         region_code = validate_region_code(region_code)
         require_region(user, region_code)
@@ -204,6 +210,19 @@ def region_dashboard(
     )
     open_findings = session.scalar(select(func.count()).select_from(live.subquery())) or 0
     shown = funding_month or judged_month(session, in_region, as_of)
+    flagged = set(
+        session.scalars(
+            select(Finding.kindergarten_id)
+            .join(Kindergarten, Kindergarten.id == Finding.kindergarten_id)
+            .where(
+                in_region,
+                Finding.period == str(shown),
+                Finding.rule_id.in_([rule for rule, _s, _t in FUNDING_RULES.values()]),
+                Finding.status.in_(LIVE),
+            )
+            .distinct()
+        )
+    )
     public_ids = list(
         session.scalars(
             select(Kindergarten.id)
@@ -211,7 +230,13 @@ def region_dashboard(
             .order_by(Kindergarten.code)
         )
     )
-    funding = funding_figures(session, ruleset, public_ids, [shown], as_of)
+    ordered = [i for i in public_ids if i in flagged] + [i for i in public_ids if i not in flagged]
+    pages = max(1, -(-len(ordered) // PER_PAGE))
+    number = min(max(1, funding_page), pages)
+    chosen = ordered[(number - 1) * PER_PAGE : number * PER_PAGE]
+    funding = Page(
+        funding_figures(session, ruleset, chosen, [shown], as_of), number, PER_PAGE, len(ordered)
+    )
     return RegionDashboard(
         region,
         shown,
@@ -219,6 +244,7 @@ def region_dashboard(
         by_rule,
         [(m, counted.get(m, 0)) for m in months],
         funding,
+        len(flagged & set(public_ids)),
         sum((r[3] for r in refunds), Decimal("0.00")),
         refunds[:10],
         int(open_findings),

@@ -139,9 +139,29 @@ def test_the_funding_panel_says_which_months_were_checked(session, ruleset, user
     run_check(session, ruleset, scope, AS_OF)
     view = dashboard.region_dashboard(session, user, ruleset, AS_OF)
     assert view.month == Period(2025, 9)  # the latest month a check judged, not an empty one
-    by_code = {f.code: f for f in view.funding}
+    by_code = {f.code: f for f in view.funding.items}
     assert by_code["K-HD"].checked and by_code["K-HD"].finding_id is not None
     assert by_code["K-HD2"].below and not by_code["K-HD2"].checked
     assert by_code["K-HD2"].finding_id is None
     later = dashboard.region_dashboard(session, user, ruleset, AS_OF, funding_month=Period(2025, 8))
-    assert later.month == Period(2025, 8) and not any(f.checked for f in later.funding)
+    assert later.month == Period(2025, 8) and not any(f.checked for f in later.funding.items)
+
+
+def test_a_big_regions_funding_comes_a_page_at_a_time_findings_first(
+    session, ruleset, user
+) -> None:  # type: ignore[no-untyped-def]
+    for n in range(60):
+        kg = make_kindergarten(session, code=f"K-P{n:02d}", region_code="110108")
+        make_child(session, kg, child_ref="C1")
+        make_funding(session, kg, amount=Decimal("30.00" if n == 59 else "1000.00"))
+    run_check(session, ruleset, Scope(Period(2025, 9), Period(2025, 9)), AS_OF)
+    first = dashboard.region_dashboard(session, user, ruleset, AS_OF)
+    assert (first.funding.total, first.funding.pages, len(first.funding.items)) == (61, 2, 50)
+    # below the floor with a finding: K-HD (no funding at all) and K-P59, before K-P00...
+    assert [f.code for f in first.funding.items[:3]] == ["K-HD", "K-P59", "K-P00"]
+    assert all(f.finding_id for f in first.funding.items[:2]) and first.funding_below == 2
+    assert not first.funding.items[2].below
+    second = dashboard.region_dashboard(session, user, ruleset, AS_OF, funding_page=9)
+    assert second.funding.number == 2 and len(second.funding.items) == 11
+    shown = {f.code for f in first.funding.items} | {f.code for f in second.funding.items}
+    assert len(shown) == 61

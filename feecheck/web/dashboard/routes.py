@@ -20,6 +20,7 @@ from feecheck.domain.regions import validate_region_code
 from feecheck.extensions import db
 from feecheck.services import dashboard, jobs, rectification, reports
 from feecheck.services import rules as rules_service
+from feecheck.services.pagination import page_number
 from feecheck.services.queries import regions_in_scope
 from feecheck.services.scope import require_region
 from feecheck.web.charts import bars, columns
@@ -45,12 +46,18 @@ def index() -> str | Response:
     try:
         month = Period.parse(request.args["month"]) if request.args.get("month") else None
         view = dashboard.region_dashboard(
-            db.session, current_user, ruleset, date.today(), region, month
+            db.session,
+            current_user,
+            ruleset,
+            date.today(),
+            region,
+            month,
+            page_number(request.args.get("page")),
         )
     except ValueError:
         flash(_("A region code has 6 digits, a month is YYYY-MM."), "error")
         return redirect(url_for("dashboard.index"))
-    public = [f for f in view.funding if f.rule_id == "FUNDING-FLOOR"]
+    public = [f for f in view.funding.items if f.rule_id == "FUNDING-FLOOR"]
     floors = [f.floor for f in public if f.floor is not None]
     funding_chart = bars(
         [(f"{f.code} {f.name}", f.per_child_year) for f in public],
@@ -82,7 +89,6 @@ def index() -> str | Response:
         funding_chart=funding_chart,
         months_chart=months_chart,
         rules_chart=rules_chart,
-        found_below=[f for f in view.funding if f.finding_id],
         overdue=rectification.overdue_notices(
             db.session, current_user, date.today(), view.region_code
         ),
