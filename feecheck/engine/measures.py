@@ -11,10 +11,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
+from functools import lru_cache
 
 from feecheck.domain.money import money
 from feecheck.domain.periods import (
     Period,
+    SemesterCalendar,
     days_between,
     days_in_year,
     overlap_days,
@@ -97,6 +99,8 @@ def units_covered(
             if attendance and bill_by_attendance
             else set()
         )
+        if not billed:  # by the calendar alone: the same for every charge of these dates
+            return _months_covered(start, end)
         parts = []
         total_months = Decimal(0)
         for period in months:
@@ -111,7 +115,23 @@ def units_covered(
             total_months += Decimal(shared) / period.days
             parts.append("1" if shared == period.days else f"{shared}/{period.days}")
         return Units(total_months, " + ".join(parts))
-    calendar = params.calendar()
+    return _semesters_covered(start, end, params.calendar())
+
+
+# A region's charges share a few dozen (start, end) pairs: each is counted once per process.
+@lru_cache(maxsize=8192)
+def _months_covered(start: date, end: date) -> Units:
+    parts = []
+    total = Decimal(0)
+    for period in Period.of(start).until(Period.of(end)):
+        shared = overlap_days(start, end, period.first_day, period.last_day)
+        total += Decimal(shared) / period.days
+        parts.append("1" if shared == period.days else f"{shared}/{period.days}")
+    return Units(total, " + ".join(parts))
+
+
+@lru_cache(maxsize=8192)
+def _semesters_covered(start: date, end: date, calendar: SemesterCalendar) -> Units:
     parts, total, day = [], Decimal(0), start
     while day <= end:
         first, last = calendar.semester_of(day)
