@@ -168,6 +168,7 @@ def load(url: str, charges: int, findings: int) -> dict[str, Any]:
     from web import prepare  # bench/web.py: the demo, checked, and the two users
 
     from feecheck.models.session import make_engine
+    from feecheck.services.ledger import claim
 
     started = time.perf_counter()
     prepare(url)
@@ -405,6 +406,7 @@ def load(url: str, charges: int, findings: int) -> dict[str, Any]:
                 }
                 amount_due = due
                 claims.append((charge_id, kg_id, due, status))
+            receipt_claimed, gross = claim(amount_due, evidence) or (None, None)
             yield (
                 finding0 + n,
                 f"scale-{finding0 + n:08d}",
@@ -420,6 +422,8 @@ def load(url: str, charges: int, findings: int) -> dict[str, Any]:
                 {},
                 [],
                 amount_due,
+                receipt_claimed,
+                gross,
                 "0" * 64,
                 status,
                 now,
@@ -447,6 +451,8 @@ def load(url: str, charges: int, findings: int) -> dict[str, Any]:
             "parameters",
             "explanation",
             "amount_due",
+            "claim_receipt",
+            "claim_amount",
             "ruleset_hash",
             "status",
             "first_seen_at",

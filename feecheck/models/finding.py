@@ -6,7 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from feecheck.domain.categories import FindingStatus, Severity
@@ -56,6 +56,20 @@ class Finding(Base):
             "period",
             "kindergarten_id",
         ),
+        # the money claims, for the ledger's totals over a region (services/ledger.owed): read
+        # from this index, not from the findings' wide rows (migration 0011)
+        Index(
+            "ix_findings_claims",
+            "kindergarten_id",
+            "status",
+            "severity",
+            "period",
+            "rule_id",
+            "claim_receipt",
+            "claim_amount",
+            sqlite_where=text("claim_receipt IS NOT NULL"),
+            postgresql_where=text("claim_receipt IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -72,6 +86,10 @@ class Finding(Base):
     parameters: Mapped[dict[str, Any]]
     explanation: Mapped[list[Any]]
     amount_due: Mapped[Decimal | None]
+    # the receipt this finding orders money back from, and the gross refund ordered (ledger.claim,
+    # read from the evidence when the finding is stored); None when it orders none
+    claim_receipt: Mapped[str | None] = mapped_column(String(64))
+    claim_amount: Mapped[Decimal | None]
     ruleset_hash: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16), default=FindingStatus.OPEN.value)
     status_note: Mapped[str | None] = mapped_column(Text)

@@ -27,6 +27,7 @@ from feecheck.domain.categories import FindingStatus
 from feecheck.engine.findings import FindingResult
 from feecheck.models import CheckRun, Finding, FindingEvent
 from feecheck.models.base import Base, utcnow
+from feecheck.services import ledger
 
 OPEN = FindingStatus.OPEN.value
 RESOLVED = FindingStatus.RESOLVED.value
@@ -82,6 +83,7 @@ def store_findings(
     now = utcnow()
     produced: dict[str, dict[str, Any]] = {}
     for f in findings:
+        receipt, gross = ledger.claim(f.amount_due, f.evidence) or (None, None)
         produced[f.fingerprint] = {
             "fingerprint": f.fingerprint,
             "rule_id": f.rule.id,
@@ -98,6 +100,8 @@ def store_findings(
             "parameters": f.parameters_detail(),
             "explanation": f.explanation,
             "amount_due": f.amount_due,
+            "claim_receipt": receipt,
+            "claim_amount": gross,
             "ruleset_hash": f.ruleset_hash,
             "last_seen_at": now,
             "check_run_id": run.id,

@@ -33,10 +33,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from functools import cached_property
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from feecheck.domain.money import money
@@ -86,11 +85,16 @@ class ReceiptDue:
     def finding_ids(self) -> list[int]:
         return [c.finding_id for c in self.claims]
 
-    @cached_property
+    _due: Decimal | None = field(default=None, repr=False, compare=False)
+
+    @property
     def due(self) -> Decimal:  # claims and refunds are set when the item is made
-        standing = net_due(self.charge_amount, [c for c in self.claims if c.standing])
-        everything = net_due(self.charge_amount, self.claims)
-        return max(standing, min(everything, standing + self.refunded))
+        if self._due is None:
+            self._due = self._net()
+        return self._due
+
+    def _net(self) -> Decimal:
+        return receipt_due(self.charge_amount, self.claims, self.refunded)
 
     @property
     def refunded_towards(self) -> Decimal:
@@ -109,11 +113,26 @@ class ReceiptDue:
         return "partly_refunded" if self.refunded_towards > ZERO else "owed"
 
 
+def receipt_due(amount: Decimal, claims: list[Claim], refunded: Decimal) -> Decimal:
+    """What is due on a receipt of `amount`: its standing claims netted, and its resolved ones as
+    far as `refunded` (the refunds up to the as-of date) paid them (the module's doc)."""
+    standing_claims = [c for c in claims if c.standing]
+    standing = net_due(amount, standing_claims)
+    if len(standing_claims) == len(claims):
+        return standing
+    everything = net_due(amount, claims)
+    return max(standing, min(everything, standing + refunded))
+
+
 def net_due(amount: Decimal, claims: Iterable[Claim]) -> Decimal:
     """The money the claims order returned from one receipt of `amount` (the netting rule)."""
     claims = list(claims)
     if not claims or amount <= ZERO:
         return ZERO
+    if len(claims) == 1:  # amount × (1 − (1 − claim/amount)), rounded: the claim (in fen) itself
+        c = claims[0]
+        whole = c.rule_id in WHOLE_RULES or c.amount >= amount
+        return money(amount) if whole else money(c.amount)
     if any(c.rule_id in WHOLE_RULES or c.amount >= amount for c in claims):
         return money(amount)
     slices = sum((c.amount for c in claims if c.rule_id in SLICE_RULES), ZERO)
@@ -127,20 +146,32 @@ def net_due(amount: Decimal, claims: Iterable[Claim]) -> Decimal:
     return min(money(amount * (1 - kept)), money(amount))
 
 
-def claimed(finding: Any) -> tuple[str, Decimal] | None:
-    """(receipt, gross refund ordered) of a finding (or a row of its columns) that orders money
-    back, else None."""
-    if finding.amount_due is None:
+def claim(
+    amount_due: Decimal | None, evidence: dict[str, Any] | None
+) -> tuple[str, Decimal] | None:
+    """(receipt, gross refund ordered) of a finding that orders money back, else None: read from
+    its evidence once, when it is stored (findings.store_findings: `claim_receipt`,
+    `claim_amount`). The receipt is the evidence's `receipt`, else the first of its `charges`;
+    the gross refund its `refund_due` (a shortfall finding's amount_due nets refunds made by its
+    date), else its amount_due."""
+    if amount_due is None:
         return None
-    evidence = finding.evidence or {}
+    evidence = evidence or {}
     receipt = evidence.get("receipt") or next(iter(evidence.get("charges") or []), None)
     if not receipt:
         return None
-    try:  # the gross refund (a shortfall finding's amount_due nets refunds made by its date)
+    try:
         gross = Decimal(str(evidence["refund_due"])) if "refund_due" in evidence else None
     except (InvalidOperation, ValueError):
         gross = None
-    return str(receipt), money(gross if gross is not None else finding.amount_due)
+    return str(receipt), money(gross if gross is not None and gross.is_finite() else amount_due)
+
+
+def claimed(finding: Any) -> tuple[str, Decimal] | None:
+    """The stored claim of a finding (or a row with its claim columns), else None."""
+    if finding.claim_receipt is None or finding.claim_amount is None:
+        return None
+    return finding.claim_receipt, finding.claim_amount
 
 
 def receipts_due(
@@ -149,9 +180,9 @@ def receipts_due(
     """The money the findings order returned, per receipt, with refunds up to `as_of`.
 
     `findings` are Findings or rows with the attributes `claimed` reads (id, kindergarten_id,
-    rule_id, status, amount_due, evidence). Findings of other statuses than ORDERING and HISTORY
-    are ignored; items left with nothing due are dropped. `with_notices` looks up the newest
-    notice that covered each item.
+    rule_id, status, claim_receipt, claim_amount). Findings of other statuses than ORDERING and
+    HISTORY are ignored; items left with nothing due are dropped. `with_notices` looks up the
+    newest notice that covered each item.
     """
     claims: dict[tuple[int, str], list[Claim]] = {}
     for finding in findings:
@@ -242,25 +273,24 @@ def _attach_notices(session: Session, items: list[ReceiptDue]) -> None:
                     item.notice_id, item.notice_no, item.deadline = notice_id, number, deadline
 
 
-def _findings(session: Session, selected: Iterable[Any] | Select[Any]) -> Iterable[Any]:
-    """The claiming findings' columns as plain rows (no ORM object per finding): `selected` is
-    SQL conditions on Finding and Kindergarten, or a select() over Finding joined to Kindergarten
-    (such as the findings list's filtered statement)."""
-    if not isinstance(selected, Select):
-        selected = (
-            select(Finding)
-            .join(Kindergarten, Kindergarten.id == Finding.kindergarten_id)
-            .where(*selected)
-        )
+def _findings(session: Session, conditions: Iterable[Any]) -> Iterable[Any]:
+    """The claiming findings' columns as plain rows (no ORM object per finding), for the findings
+    matching `conditions` (SQL conditions on Finding and Kindergarten)."""
     return session.execute(
-        selected.with_only_columns(
+        select(
             Finding.id,
             Finding.kindergarten_id,
             Finding.rule_id,
             Finding.status,
-            Finding.amount_due,
-            Finding.evidence,
-        ).where(Finding.amount_due.is_not(None), Finding.status.in_(ORDERING + HISTORY))
+            Finding.claim_receipt,
+            Finding.claim_amount,
+        )
+        .join(Kindergarten, Kindergarten.id == Finding.kindergarten_id)
+        .where(
+            Finding.claim_receipt.is_not(None),
+            Finding.status.in_(ORDERING + HISTORY),
+            *conditions,
+        )
     )
 
 
@@ -282,11 +312,67 @@ def owed(
     session: Session, conditions: Iterable[Any] | Select[Any], as_of: date
 ) -> dict[int, ReceiptTotals]:
     """Due, refunded and outstanding per kindergarten, for the findings matching `conditions`
-    (SQL conditions on Finding and Kindergarten, or a select() as _findings takes), counted per
-    receipt as above."""
+    (SQL conditions on Finding and Kindergarten, or a select() over Finding joined to
+    Kindergarten, such as the findings list's), counted per receipt as above.
+
+    For the dashboard's and the findings list's totals over a region's tens of thousands of
+    findings, in one query: the claiming findings' claim columns (from the ix_findings_claims
+    index, not the wide rows), materialized first so that the region filters before any charge
+    is looked up, then each claim's charge by its receipt and the charge's refunds up to
+    `as_of`; the netting is ReceiptDue's own.
+    """
+    if not isinstance(conditions, Select):
+        conditions = (
+            select(Finding)
+            .join(Kindergarten, Kindergarten.id == Finding.kindergarten_id)
+            .where(*conditions)
+        )
+    claims = (
+        conditions.with_only_columns(
+            Finding.id,
+            Finding.kindergarten_id,
+            Finding.rule_id,
+            Finding.status,
+            Finding.claim_receipt,
+            Finding.claim_amount,
+        )
+        .where(Finding.claim_receipt.is_not(None), Finding.status.in_(ORDERING + HISTORY))
+        .cte("claims")
+        .prefix_with("MATERIALIZED")
+    )
+    refunded = (
+        select(func.coalesce(func.sum(Refund.amount), 0))
+        .where(Refund.charge_id == Charge.id, Refund.refunded_on <= as_of)
+        .scalar_subquery()
+    )
+    statement = select(
+        claims.c.id,
+        claims.c.kindergarten_id,
+        claims.c.rule_id,
+        claims.c.status,
+        claims.c.claim_receipt,
+        claims.c.claim_amount,
+        Charge.amount,
+        type_coerce(refunded, Refund.amount.type),
+    ).join(
+        Charge,
+        (Charge.kindergarten_id == claims.c.kindergarten_id)
+        & (Charge.receipt_no == claims.c.claim_receipt),
+    )
+    receipts: dict[tuple[int, str], tuple[Decimal, Decimal, list[Claim]]] = {}
+    rows = session.connection().execute(statement)  # plain rows: no ORM layer per row
+    for finding_id, kg_id, rule_id, status, receipt, gross, amount, paid in rows:
+        found = receipts.get((kg_id, receipt))
+        if found is None:
+            found = receipts[(kg_id, receipt)] = (amount, paid, [])
+        found[2].append(Claim(finding_id, rule_id, status, gross))
     totals: dict[int, ReceiptTotals] = {}
-    for item in receipts_due(session, _findings(session, conditions), as_of):
-        totals.setdefault(item.kindergarten_id, ReceiptTotals()).add(item)
+    for (kg_id, _receipt), (amount, paid, claims) in receipts.items():
+        due = receipt_due(amount, claims, paid)
+        if due > ZERO:
+            total = totals.get(kg_id) or totals.setdefault(kg_id, ReceiptTotals())
+            total.due += due
+            total.refunded += min(paid, due)
     return totals
 
 

@@ -105,3 +105,34 @@ def test_the_maintainers_url_command_downgrades_a_database_with_data(fresh_engin
     with fresh_engine.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM charges")).scalar() > 7000
     assert _differences(fresh_engine) == []
+
+
+def test_the_claims_of_stored_findings_are_filled_in_as_a_check_stores_them(
+    fresh_engine: Engine,
+) -> None:
+    """Migration 0012 copies each stored finding's money claim out of its evidence, as a check
+    writes it for a new finding (services/ledger.claim)."""
+    from datetime import date
+
+    from sqlalchemy.orm import Session
+
+    from feecheck.config import ROOT
+    from feecheck.domain.periods import Period
+    from feecheck.services.checking import Scope, run_check
+    from feecheck.services.demo import build_demo
+    from feecheck.services.rules import cached
+
+    schema.upgrade(fresh_engine)
+    ruleset = cached(ROOT / "rules")
+    with Session(fresh_engine) as session:
+        build_demo(session, ruleset.taxonomy)
+        run_check(session, ruleset, Scope(Period(2025, 9), Period(2026, 8)), date(2026, 11, 23))
+        session.commit()
+    claims = "SELECT id, claim_receipt, claim_amount FROM findings ORDER BY id"
+    with fresh_engine.connect() as connection:
+        stored = connection.execute(text(claims)).all()
+    assert sum(1 for _id, receipt, _amount in stored if receipt) >= 20
+    schema.downgrade(fresh_engine, "0011")
+    schema.upgrade(fresh_engine)
+    with fresh_engine.connect() as connection:
+        assert connection.execute(text(claims)).all() == stored

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from feecheck.config import ROOT
 from feecheck.domain.periods import Period
-from feecheck.models import FeeStandard, Finding, Refund
+from feecheck.models import Charge, FeeStandard, Finding, Refund
 from feecheck.services import dashboard, ledger, rectification, workflow
 from feecheck.services.checking import Scope, run_check
 from feecheck.services.importing import ImportOptions, run_import
@@ -271,3 +271,67 @@ def test_refund_proof_is_not_a_parents_word(session, charged, taxonomy, tmp_path
     assert "paid for child C1, not C2" in texts and "750.01" in texts
     refunds = session.scalars(select(Refund).where(Refund.charge_id == charge.id)).all()
     assert [r.refund_no for r in refunds] == ["RF-C"]
+
+
+def test_the_region_totals_query_counts_every_claim_as_the_per_receipt_items_do(
+    session: Session,
+) -> None:
+    """ledger.owed sums a region's claims in one query (for tens of thousands of findings);
+    receipts_due builds the items one by one. On the checked demo, every claim shape the rules
+    write, with statuses moved and a refund made, both give the same totals."""
+    from sqlalchemy import update
+
+    from feecheck.services.demo import build_demo
+
+    ruleset = cached(ROOT / "rules")
+    build_demo(session, ruleset.taxonomy)
+    run_check(session, ruleset, Scope(Period(2025, 9), Period(2026, 8)), date(2026, 11, 23))
+    claiming = session.scalars(
+        select(Finding).where(Finding.claim_receipt.is_not(None)).order_by(Finding.id)
+    ).all()
+    assert len({f.rule_id for f in claiming}) >= 5
+    for n, finding in enumerate(claiming[::7]):
+        status = ("resolved", "dismissed", "acknowledged")[n % 3]
+        session.execute(update(Finding).where(Finding.id == finding.id).values(status=status))
+    charge = session.scalar(
+        select(Charge).where(
+            Charge.kindergarten_id == claiming[2].kindergarten_id,
+            Charge.receipt_no == claiming[2].claim_receipt,
+        )
+    )
+    session.add(
+        Refund(
+            kindergarten_id=charge.kindergarten_id,
+            charge_id=charge.id,
+            refund_no="RF-REGION",
+            amount=Decimal("1.00"),
+            refunded_on=date(2026, 2, 1),
+        )
+    )
+    session.flush()
+    session.expire_all()
+    for as_of in (date(2026, 1, 31), AS_OF):
+        expected: dict[int, tuple[Decimal, Decimal]] = {}
+        for item in ledger.receipts_due(session, session.scalars(select(Finding)).all(), as_of):
+            due, refunded = expected.get(item.kindergarten_id, (Decimal(0), Decimal(0)))
+            expected[item.kindergarten_id] = (due + item.due, refunded + item.refunded_towards)
+        got = {kg: (t.due, t.refunded) for kg, t in ledger.owed(session, [], as_of).items()}
+        assert got == expected and sum(d for d, _r in got.values()) > 0
+    assert any(r for _d, r in got.values())  # refunds made by the last date count too
+
+
+@pytest.mark.parametrize(
+    ("evidence", "claim"),
+    [
+        ({"receipt": "R1", "refund_due": "12.50"}, ("R1", Decimal("12.50"))),
+        ({"receipt": "", "charges": ["R2", "R3"]}, ("R2", Decimal("30.00"))),
+        ({"charges": ["R4"], "refund_due": 7.125}, ("R4", Decimal("7.13"))),
+        ({"receipt": "R5", "refund_due": "not a number"}, ("R5", Decimal("30.00"))),
+        ({"receipt": "R6", "refund_due": None}, ("R6", Decimal("30.00"))),
+        ({"charges": []}, None),
+        (None, None),
+    ],
+)
+def test_a_findings_claim_is_read_from_its_evidence_when_stored(evidence, claim) -> None:  # type: ignore[no-untyped-def]
+    assert ledger.claim(Decimal("30.00"), evidence) == claim
+    assert ledger.claim(None, evidence) is None  # orders no money
