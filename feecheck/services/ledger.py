@@ -317,9 +317,8 @@ def owed(
 
     For the dashboard's and the findings list's totals over a region's tens of thousands of
     findings, in one query: the claiming findings' claim columns (from the ix_findings_claims
-    index, not the wide rows), materialized first so that the region filters before any charge
-    is looked up, then each claim's charge by its receipt and the charge's refunds up to
-    `as_of`; the netting is ReceiptDue's own.
+    index, not the wide rows), each with its charge's amount and refunds up to `as_of`; the
+    netting is receipt_due's, as for every item.
     """
     if not isinstance(conditions, Select):
         conditions = (
@@ -327,41 +326,34 @@ def owed(
             .join(Kindergarten, Kindergarten.id == Finding.kindergarten_id)
             .where(*conditions)
         )
-    claims = (
-        conditions.with_only_columns(
-            Finding.id,
-            Finding.kindergarten_id,
-            Finding.rule_id,
-            Finding.status,
-            Finding.claim_receipt,
-            Finding.claim_amount,
-        )
-        .where(Finding.claim_receipt.is_not(None), Finding.status.in_(ORDERING + HISTORY))
-        .cte("claims")
-        .prefix_with("MATERIALIZED")
+    # the claim's charge, and its refunds up to as_of, looked up by its receipt for each claiming
+    # finding (correlated subqueries: an index probe per finding on both databases, where a join
+    # let PostgreSQL hash all the charges and SQLite probe charges before the region's filter)
+    of_claim = (Charge.kindergarten_id == Finding.kindergarten_id) & (
+        Charge.receipt_no == Finding.claim_receipt
     )
+    amount = select(Charge.amount).where(of_claim).scalar_subquery()
     refunded = (
         select(func.coalesce(func.sum(Refund.amount), 0))
-        .where(Refund.charge_id == Charge.id, Refund.refunded_on <= as_of)
+        .join(Charge, Charge.id == Refund.charge_id)
+        .where(of_claim, Refund.refunded_on <= as_of)
         .scalar_subquery()
     )
-    statement = select(
-        claims.c.id,
-        claims.c.kindergarten_id,
-        claims.c.rule_id,
-        claims.c.status,
-        claims.c.claim_receipt,
-        claims.c.claim_amount,
-        Charge.amount,
+    statement = conditions.with_only_columns(
+        Finding.id,
+        Finding.kindergarten_id,
+        Finding.rule_id,
+        Finding.status,
+        Finding.claim_receipt,
+        Finding.claim_amount,
+        type_coerce(amount, Charge.amount.type),
         type_coerce(refunded, Refund.amount.type),
-    ).join(
-        Charge,
-        (Charge.kindergarten_id == claims.c.kindergarten_id)
-        & (Charge.receipt_no == claims.c.claim_receipt),
-    )
+    ).where(Finding.claim_receipt.is_not(None), Finding.status.in_(ORDERING + HISTORY))
     receipts: dict[tuple[int, str], tuple[Decimal, Decimal, list[Claim]]] = {}
     rows = session.connection().execute(statement)  # plain rows: no ORM layer per row
     for finding_id, kg_id, rule_id, status, receipt, gross, amount, paid in rows:
+        if amount is None:  # the charge was deleted since: nothing left to refund against
+            continue
         found = receipts.get((kg_id, receipt))
         if found is None:
             found = receipts[(kg_id, receipt)] = (amount, paid, [])
