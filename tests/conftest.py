@@ -70,6 +70,7 @@ def app(connection: Connection, tmp_path: Path) -> Flask:
             "DATABASE_BIND": connection,
             "DATABASE_SESSION_OPTIONS": {"join_transaction_mode": "create_savepoint"},
             "WTF_CSRF_ENABLED": False,
+            "GC_FREEZE": False,  # one process builds hundreds of apps here
         }
     )
     with app.app_context():
