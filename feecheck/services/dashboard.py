@@ -108,11 +108,7 @@ def latest_month(session: Session, condition: Any, as_of: date) -> Period:
     region (or kindergarten), never after the as-of date's month. A region whose data stop in
     August is shown up to August, not as twelve empty months."""
     cap = str(Period.of(as_of))
-    latest_finding = session.scalar(
-        select(func.max(Finding.period))
-        .join(Kindergarten, Kindergarten.id == Finding.kindergarten_id)
-        .where(condition, Finding.period <= cap)
-    )
+    latest_finding = _latest_period(session, condition, cap)
     paid = (
         select(Charge.paid_on)
         .join(Kindergarten, Kindergarten.id == Charge.kindergarten_id)
@@ -136,12 +132,20 @@ def judged_month(session: Session, condition: Any, as_of: date) -> Period:
     """The latest month that has ended by the as-of date and holds findings in the region (a
     check judged it), else the last month that has ended."""
     last = last_complete_month(as_of)
-    latest = session.scalar(
-        select(func.max(Finding.period))
-        .join(Kindergarten, Kindergarten.id == Finding.kindergarten_id)
-        .where(condition, Finding.period <= str(last))
-    )
+    latest = _latest_period(session, condition, str(last))
     return Period.parse(latest) if latest else last
+
+
+def _latest_period(session: Session, condition: Any, cap: str) -> str | None:
+    """The newest month with a finding in the region, up to `cap`: the (period, kindergarten)
+    index walked back from `cap` until a kindergarten of the region, not every finding of it."""
+    return session.scalar(
+        select(Finding.period)
+        .join(Kindergarten, Kindergarten.id == Finding.kindergarten_id)
+        .where(condition, Finding.period <= cap)
+        .order_by(Finding.period.desc())
+        .limit(1)
+    )
 
 
 def region_dashboard(
