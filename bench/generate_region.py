@@ -45,7 +45,6 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Column, Connection, Date, Table, func, select, text
-from sqlalchemy.exc import DBAPIError
 
 from feecheck.config import ROOT
 from feecheck.domain.money import to_fen
@@ -66,6 +65,7 @@ from feecheck.models.base import utcnow
 from feecheck.models.session import make_engine
 from feecheck.models.types import Money
 from feecheck.services import schema
+from feecheck.services.bulk import copy_rows
 from feecheck.services.demo.data import DemoChild, DemoData
 from feecheck.services.demo.plans import AUTUMN, PLANS, KindergartenPlan
 from feecheck.services.demo.school_year import MEAL_REFUND_REASON, school_year
@@ -348,17 +348,10 @@ class RegionWriter:
                 rows.clear()
 
     def _load(self, table: str, rows: list[tuple[Any, ...]]) -> None:
-        quoted = ", ".join(f'"{c}"' for c in self.columns[table])
         if self.postgres:
-            driver: Any = self.connection.connection.driver_connection
-            statement = f'COPY "{table}" ({quoted}) FROM STDIN'
-            try:
-                with driver.cursor() as cursor, cursor.copy(statement) as copy:
-                    for row in rows:
-                        copy.write_row(row)
-            except driver.Error as exc:  # below SQLAlchemy: wrap as it wraps its own
-                raise DBAPIError(statement, None, exc) from exc
+            copy_rows(self.connection, table, self.columns[table], rows)
             return
+        quoted = ", ".join(f'"{c}"' for c in self.columns[table])
         convert = [(i, p) for i, p in enumerate(self.processors[table]) if p is not None]
         marks = ", ".join("?" for _ in self.columns[table])
         statement = f'INSERT INTO "{table}" ({quoted}) VALUES ({marks})'

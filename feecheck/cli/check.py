@@ -6,8 +6,11 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import click
 from flask import current_app
@@ -110,7 +113,7 @@ def check_command(
     # and printed once the findings are stored: a check that fails prints no findings.
     with tempfile.SpooledTemporaryFile(16 << 20, mode="w+", encoding="utf-8", newline="") as spool:
         printer = CheckOutput(spool, output, scope, ruleset, explain)
-        try:
+        with _stopping_cleanly(session, spread=workers > 1):
             if workers > 1:
                 outcome = run_parallel_check(
                     session,
@@ -124,17 +127,6 @@ def check_command(
             else:
                 outcome = run_check(session, ruleset, scope, judged_on, sink=printer)
             session.commit()
-        except Refused as exc:
-            session.rollback()
-            fail(exc.text)
-        except (CheckError, ValueError) as exc:
-            session.rollback()
-            fail(str(exc))
-        except SQLAlchemyError as exc:
-            session.rollback()
-            if is_busy(exc):
-                fail(busy(FINDINGS).text)
-            fail(f"database error, nothing was stored: {str(exc).splitlines()[0][:300]}")
         printer.finish()
         spool.seek(0)
         shutil.copyfileobj(spool, sys.stdout)
@@ -152,6 +144,26 @@ def check_command(
         sys.exit(EXIT_VIOLATIONS)
 
 
+@contextmanager
+def _stopping_cleanly(session: Any, spread: bool) -> Iterator[None]:
+    """Roll back and stop with one line (exit 2) when the check is refused, fails or the database
+    refuses it. A spread check (workers, queue) keeps the batches it committed before."""
+    try:
+        yield
+    except Refused as exc:
+        session.rollback()
+        fail(exc.text)
+    except (CheckError, ValueError) as exc:
+        session.rollback()
+        fail(str(exc))
+    except SQLAlchemyError as exc:
+        session.rollback()
+        if is_busy(exc):
+            fail(busy(FINDINGS).text)
+        kept = "the batches committed before it stay stored" if spread else "nothing was stored"
+        fail(f"database error, {kept}: {str(exc).splitlines()[0][:300]}")
+
+
 def _queued(scope: Scope, ruleset: Ruleset, as_of: date, started: float) -> None:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     runner = jobs.make_runner(app.config, lambda: db.new_session(app))
@@ -160,7 +172,7 @@ def _queued(scope: Scope, ruleset: Ruleset, as_of: date, started: float) -> None
     def progress(done: int, total: int) -> None:
         click.echo(f"\r{done}/{total} batches stored", nl=False, err=True)
 
-    try:
+    with _stopping_cleanly(session, spread=True):
         outcome = run_queued_check(
             session,
             ruleset,
@@ -171,15 +183,6 @@ def _queued(scope: Scope, ruleset: Ruleset, as_of: date, started: float) -> None
             on_progress=progress,
         )
         session.commit()
-    except Refused as exc:
-        session.rollback()
-        fail(exc.text)
-    except (CheckError, ValueError) as exc:
-        session.rollback()
-        fail(str(exc))
-    except SQLAlchemyError as exc:
-        session.rollback()
-        fail(f"database error: {str(exc).splitlines()[0][:300]}")
     click.echo("", err=True)
     severities = ", ".join(f"{outcome.by_severity.get(s, 0)} {s}" for s in SEVERITIES)
     click.echo(

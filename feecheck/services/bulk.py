@@ -6,12 +6,13 @@ Used by services/upsert.py (RecordWriter) for every record type.
 from __future__ import annotations
 
 from array import array
+from collections.abc import Iterable, Sequence
 from datetime import date
 from decimal import Decimal
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Column, Date, MetaData, Table, TextClause, and_, select, text
+from sqlalchemy import Column, Connection, Date, MetaData, Table, TextClause, and_, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.schema import CreateTable
@@ -197,22 +198,31 @@ class BulkWriter:
     ) -> None:
         """Rows (tuples in column order, bind-processed unless `processors` are given) in bulk."""
         connection = self.session.connection()
-        quoted = ", ".join(f'"{c.name}"' for c in columns)
         if self.postgres:
-            driver: Any = connection.connection.driver_connection
-            statement = f'COPY "{table_name}" ({quoted}) FROM STDIN'
-            try:
-                with driver.cursor() as cursor, cursor.copy(statement) as copy:
-                    for row in rows:
-                        copy.write_row(row)
-            except driver.Error as exc:  # below SQLAlchemy: wrap as it wraps its own
-                raise DBAPIError(statement, None, exc) from exc
+            copy_rows(connection, table_name, [c.name for c in columns], rows)
             return
+        quoted = ", ".join(f'"{c.name}"' for c in columns)
         if processors and any(processors):
             functions = [p or _same for p in processors]
             rows = [tuple([f(v) for f, v in zip(functions, row, strict=True)]) for row in rows]
         marks = ", ".join("?" for _ in columns)
         connection.exec_driver_sql(f'INSERT INTO "{table_name}" ({quoted}) VALUES ({marks})', rows)
+
+
+def copy_rows(
+    connection: Connection, table_name: str, names: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> None:
+    """PostgreSQL's COPY FROM STDIN of rows in column order (values as the driver adapts them);
+    a driver error is raised as SQLAlchemy raises its own (DBAPIError)."""
+    driver: Any = connection.connection.driver_connection
+    quoted = ", ".join(f'"{name}"' for name in names)
+    statement = f'COPY "{table_name}" ({quoted}) FROM STDIN'
+    try:
+        with driver.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
+    except driver.Error as exc:  # below SQLAlchemy: wrap as it wraps its own
+        raise DBAPIError(statement, None, exc) from exc
 
 
 def _same(value: Any) -> Any:

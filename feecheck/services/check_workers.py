@@ -55,6 +55,7 @@ from feecheck.services.checking import (
     finish_run,
     make_plan,
     new_run,
+    outcome_of,
     plan_check,
 )
 from feecheck.services.findings import StoreCounts, store_findings
@@ -217,11 +218,4 @@ def run_parallel_check(
             ) from None
     begin_write(session, FINDINGS)  # SQLite: a write transaction, not an upgraded read
     finish_run(run, counts, found)
-    return CheckOutcome(
-        run,
-        collector.findings if collector else [],
-        collector.kindergartens if collector else {},
-        counts,
-        plan.skipped,
-        len(plan.kg_ids),
-    )
+    return outcome_of(run, collector, counts, plan)

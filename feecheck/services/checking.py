@@ -568,6 +568,20 @@ def finish_run(run: CheckRun, counts: StoreCounts, findings: int) -> None:
     run.finished_at = utcnow()
 
 
+def outcome_of(
+    run: CheckRun, collector: FindingsCollector | None, counts: StoreCounts, plan: CheckPlan
+) -> CheckOutcome:
+    """A finished run's outcome; the findings themselves only where no sink took them."""
+    return CheckOutcome(
+        run,
+        collector.findings if collector else [],
+        collector.kindergartens if collector else {},
+        counts,
+        plan.skipped,
+        len(plan.kg_ids),
+    )
+
+
 def add_counts(total: StoreCounts, more: StoreCounts) -> None:
     total.created += more.created
     total.updated += more.updated
@@ -623,11 +637,4 @@ def run_check(
         session.add(run)
         session.flush()
     finish_run(run, counts, found)
-    return CheckOutcome(
-        run,
-        collector.findings if collector else [],
-        collector.kindergartens if collector else {},
-        counts,
-        plan.skipped,
-        len(plan.kg_ids),
-    )
+    return outcome_of(run, collector, counts, plan)

@@ -28,6 +28,7 @@ from feecheck.engine.findings import FindingResult
 from feecheck.models import CheckRun, Finding, FindingEvent
 from feecheck.models.base import Base, utcnow
 from feecheck.services import ledger
+from feecheck.services.bulk import copy_rows
 
 OPEN = FindingStatus.OPEN.value
 RESOLVED = FindingStatus.RESOLVED.value
@@ -207,11 +208,12 @@ def bulk_insert(session: Session, model: type[Base], rows: list[dict[str, Any]])
     table = model.__table__
     columns = list(rows[0])
     as_json = {name for name in columns if isinstance(table.c[name].type, JSON)}
-    statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
-    driver = connection.connection.driver_connection
-    with driver.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
-        for row in rows:
-            copy.write_row([Json(row[c]) if c in as_json else row[c] for c in columns])
+    copy_rows(
+        connection,
+        table.name,
+        columns,
+        ([Json(row[c]) if c in as_json else row[c] for c in columns] for row in rows),
+    )
 
 
 def history(session: Session, finding_id: int) -> list[FindingEvent]:

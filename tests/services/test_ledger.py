@@ -71,16 +71,7 @@ def test_two_claims_on_one_receipt_never_exceed_it(session, charged) -> None:  #
 
 def test_refunds_count_against_what_is_due_and_every_page_agrees(session, charged) -> None:  # type: ignore[no-untyped-def]
     kg, charge = charged
-    session.add(
-        Refund(
-            kindergarten_id=kg.id,
-            charge_id=charge.id,
-            refund_no="RF1",
-            amount=Decimal("300.00"),
-            refunded_on=date(2026, 11, 20),
-        )
-    )
-    session.flush()
+    _refund(session, kg, charge, "RF1", "300.00", date(2026, 11, 20))
     owed = ledger.owed(session, [Finding.kindergarten_id == kg.id], AS_OF)[kg.id]
     assert (owed.due, owed.refunded, owed.outstanding) == (
         Decimal("750.00"),
@@ -299,16 +290,7 @@ def test_the_region_totals_query_counts_every_claim_as_the_per_receipt_items_do(
             Charge.receipt_no == claiming[2].claim_receipt,
         )
     )
-    session.add(
-        Refund(
-            kindergarten_id=charge.kindergarten_id,
-            charge_id=charge.id,
-            refund_no="RF-REGION",
-            amount=Decimal("1.00"),
-            refunded_on=date(2026, 2, 1),
-        )
-    )
-    session.flush()
+    _refund(session, charge.kindergarten, charge, "RF-REGION", "1.00", date(2026, 2, 1))
     session.expire_all()
     for as_of in (date(2026, 1, 31), AS_OF):
         expected: dict[int, tuple[Decimal, Decimal]] = {}
