@@ -1,5 +1,6 @@
 """`feecheck import TYPE FILE... [--dry-run] [--atomic] [--encoding auto|utf-8|gb18030]
-[--region CODE]`."""
+[--region CODE]`; FILE is a CSV file or an Excel workbook (.xlsx), and TYPE `workbook` imports
+every sheet of a workbook named after a type, as one batch."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from feecheck.extensions import db
 from feecheck.services.audit import Actor
 from feecheck.services.importing import (
     ENCODINGS,
+    WORKBOOK,
     ImportOptions,
     ImportReport,
     count_lines,
@@ -27,11 +29,12 @@ from feecheck.services.importing import (
 from feecheck.services.record_types import RECORD_TYPES
 
 BAR_MIN_ROWS = 20_000  # smaller files finish before a bar would be worth drawing
+BAR_MIN_BYTES = 1 << 20  # a workbook is compressed: its lines say nothing
 
 
 @click.command("import")
 @with_appcontext
-@click.argument("record_type", metavar="TYPE", type=click.Choice(list(RECORD_TYPES)))
+@click.argument("record_type", metavar="TYPE", type=click.Choice([*RECORD_TYPES, WORKBOOK]))
 @click.argument(
     "files", metavar="FILE...", nargs=-1, required=True, type=click.Path(dir_okay=False)
 )
@@ -57,10 +60,13 @@ def import_command(
     encoding: str,
     fill_region: str | None,
 ) -> None:
-    """Import CSV files of one record type (spec §2).
+    """Import CSV files or Excel workbooks of one record type (spec §2), or with TYPE
+    `workbook` every sheet of a workbook named after a type (幼儿园, 幼儿, 收费标准, 收费记录,
+    财政经费, 退费, 缺勤记录, 检查记录), in that order, as one batch.
 
-    Prints the counts and one line per rejected row (FILE:LINE: column: reason). Exit status:
-    0 every row valid, 1 some rows rejected, 2 a file could not be read at all.
+    Prints the counts and one line per rejected row (FILE:LINE: column: reason; a workbook's
+    cells as FILE:收费记录!D17: column: reason). Exit status: 0 every row valid, 1 some rows
+    rejected, 2 a file could not be read at all.
     """
     taxonomy = load_taxonomy(current_app.config["RULES_DIR"])
     options = ImportOptions(
@@ -84,7 +90,7 @@ def _import_one(
     # tqdm: already a dependency; it shows rows/s and the time left, writes to stderr, and
     # switches itself off when stderr is not a terminal (disable=None), so pipes stay clean.
     bar: tqdm[Any] | None = None
-    if count_lines(path) > BAR_MIN_ROWS:
+    if path.stat().st_size > BAR_MIN_BYTES or count_lines(path) > BAR_MIN_ROWS:
         bar = tqdm(total=0, unit=" rows", desc=name, leave=False, dynamic_ncols=True, disable=None)
     pending: list[Problem] = []
 
@@ -144,6 +150,11 @@ def _summary(report: ImportReport) -> None:
         outcome = "atomic: rows were rejected, nothing written"
     else:
         outcome = "committed"
+    for sheet in report.sheets:
+        click.echo(
+            f"  {sheet.sheet} ({sheet.record_type}): {sheet.rows} rows: created {sheet.created}, "
+            f"updated {sheet.updated}, unchanged {sheet.unchanged}, rejected {sheet.rejected}"
+        )
     click.echo(
         f"{report.file_name}: {report.rows_total} rows ({report.encoding}): {counts} "
         f"[{outcome}; batch {report.batch_id}]"

@@ -23,26 +23,33 @@ class Problem:
     column: str
     reason: str  # English
     reason_zh: str = ""
+    where: str = ""  # the cell as a spreadsheet names it (收费记录!D17), when read from one
 
     @property
     def text(self) -> str:
         return bilingual(self.reason, self.reason_zh)
 
-    def at(self, line: int | None = None, column: str | None = None) -> Problem:
+    def at(
+        self, line: int | None = None, column: str | None = None, where: str | None = None
+    ) -> Problem:
         """The same reason, located (a row's line, the column as its file writes it)."""
         return replace(
             self,
             line=self.line if line is None else line,
             column=self.column if column is None else column,
+            where=self.where if where is None else where,
         )
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        located = {
             "line": self.line,
             "column": self.column,
             "reason": self.reason,
             "reason_zh": self.reason_zh,
         }
+        if self.where:
+            located["where"] = self.where
+        return located
 
 
 class Refused(ValueError):

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import dataclasses
 import gc
 import hashlib
 import logging
@@ -46,17 +47,27 @@ from feecheck.domain.reasons import Problem, Refused
 from feecheck.domain.regions import is_district_level, validate_region_code, within
 from feecheck.models import ImportBatch, User
 from feecheck.services import audit, locks
-from feecheck.services.locks import BATCHES, begin_write, import_lock, is_busy
+from feecheck.services.locks import BATCHES, also_lock, begin_write, import_lock, is_busy
 from feecheck.services.record_types import (
     RECORD_TYPES,
     RecordType,
     join_lines,
+    kind_of,
     normalise_header,
     parse_cells,
+    record_type_of_sheet,
     unit_in,
 )
 from feecheck.services.scope import NotFound
 from feecheck.services.upsert import Actor, RecordWriter
+from feecheck.services.workbooks import (
+    BadCell,
+    Sheet,
+    Workbook,
+    cell_text,
+    column_letter,
+    is_workbook,
+)
 from feecheck.services.workers import WORKER as WORKER  # where tests and callers found it
 from feecheck.services.workers import alive, worker
 
@@ -72,6 +83,27 @@ logger = logging.getLogger(__name__)  # (rows done, rows expected)
 
 class FileRefused(Refused):
     """The file cannot be read at all; nothing is written. Exit status 2 in the CLI."""
+
+
+@dataclass
+class SheetCounts:
+    """What one sheet of a workbook import did."""
+
+    sheet: str
+    record_type: str
+    rows: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+
+    def text(self) -> str:
+        return (
+            f"{self.sheet}（{self.record_type}）：{self.rows} 行，新增 {self.created}，更新 "
+            f"{self.updated}，未变 {self.unchanged}，拒绝 {self.rejected} / {self.sheet} "
+            f"({self.record_type}): {self.rows} rows: created {self.created}, updated "
+            f"{self.updated}, unchanged {self.unchanged}, rejected {self.rejected}"
+        )
 
 
 @dataclass
@@ -92,7 +124,9 @@ class ImportReport:
     problem_count: int = 0  # every problem found, kept or not
     committed_rows: int = 0  # rows read up to the last chunk committed (chunked imports)
     committed_line: int = 0
+    committed_where: str = ""  # the sheet of committed_line (a workbook)
     warnings: list[str] = field(default_factory=list)
+    sheets: list[SheetCounts] = field(default_factory=list)  # a workbook's, one per sheet
     message: str | None = None  # the file-level refusal, bilingual
 
     @property
@@ -108,11 +142,16 @@ class ImportReport:
 
 
 def format_error_lines(file_name: str, problems: list[Problem]) -> list[str]:
+    """`FILE:LINE: column: reason[; column: reason]` per rejected CSV row; a workbook's cells
+    one per line, as Excel names them: `FILE:收费记录!D17: column: reason`."""
     lines: list[str] = []
     current: int | None = None
     for problem in problems:
         part = f"{problem.column}: {problem.text}" if problem.column else problem.text
-        if problem.line == current:
+        if problem.where:
+            lines.append(f"{file_name}:{problem.where}: {part}")
+            current = None
+        elif problem.line == current:
             lines[-1] += f"; {part}"
         else:
             lines.append(f"{file_name}:{problem.line}: {part}")
@@ -165,10 +204,11 @@ def detect_encoding(path: Path, requested: str = "auto") -> str:
         head = f.read(65536)
     if not head.strip():
         raise FileRefused("the file is empty", "文件是空的")
-    if head.startswith(b"PK\x03\x04") or head.startswith(b"\xd0\xcf\x11\xe0"):
+    if head.startswith(b"\xd0\xcf\x11\xe0"):  # a zip (.xlsx) never gets here: is_workbook
         raise FileRefused(
-            "this is an Excel workbook, not CSV: save it as “CSV UTF-8 (逗号分隔)” and import that",
-            "这是 Excel 工作簿而不是 CSV 文件：请另存为“CSV UTF-8（逗号分隔）”后再导入",
+            "this is an old Excel 97-2003 workbook (.xls): save it as an Excel workbook (.xlsx) "
+            "and import that",
+            "这是旧版 Excel 97-2003 工作簿（.xls）：请另存为 Excel 工作簿（.xlsx）后再导入",
         )
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise FileRefused(
@@ -262,13 +302,15 @@ def _sniff_delimiter(lines: list[str]) -> str:
 
 
 @dataclass
-class CsvSource:
-    """An opened CSV file of one record type: its encoding, columns and rows, streamed."""
+class TableSource:
+    """A table of one record type, opened: its columns and its rows, streamed. A CSV file
+    (CsvSource) or a workbook's sheet (SheetSource) supplies the raw rows; what a row means
+    (blank, a repeated header, a footer, extra cells, defaults) is decided here for both."""
 
     path: Path
     record_type: RecordType
     encoding: str
-    delimiter: str
+    delimiter: str | None
     columns: dict[str, int]  # field name -> column index
     headers: dict[str, str]  # field name -> the header as written in the file
     warnings: list[str]
@@ -282,6 +324,22 @@ class CsvSource:
     must_agree: frozenset[str] = frozenset()  # defaults that cells may not contradict (a unit)
 
     notes: list[str] = field(default_factory=list)  # found while reading (extra cells)
+
+    def _raw(self) -> Iterator[tuple[int, list[str] | None, Problem | None]]:
+        """(line, the row's cells, None) after the header, or (line, None, why it is unreadable)."""
+        raise NotImplementedError
+
+    def locate(self, problem: Problem, line: int | None = None) -> Problem:
+        """A problem of a row (its column a field's name) as the file names it: the line and
+        the column's header."""
+        return problem.at(line, self.headers.get(problem.column, problem.column))
+
+    def expected_rows(self) -> int:
+        """About how many rows there are, for progress displays."""
+        return max(count_lines(self.path) - 1, 0)
+
+    def close(self) -> None:
+        pass
 
     def rows(self) -> Iterator[RowRead]:
         """(line of the record's first physical line, {field: cell} or None, problem or None).
@@ -305,56 +363,43 @@ class CsvSource:
         footers: list[tuple[int, str]] = []
         header_keys = self.header_keys
         first_key = header_keys[0] if header_keys else None
-        with self.path.open(encoding=self.encoding, newline="") as f:
-            reader = csv.reader(f, delimiter=self.delimiter, strict=True)
-            while reader.line_num < self.header_line:  # the title rows and the header
-                next(reader, None)
-            previous = reader.line_num
-            while True:
-                line = previous + 1
-                try:
-                    row = next(reader)
-                except StopIteration:
-                    break
-                except csv.Error as exc:
-                    problem = _malformed(line, reader.line_num, str(exc))
-                    previous = reader.line_num
-                    yield line, None, problem
+        for line, row, problem in self._raw():
+            if row is None:
+                yield line, None, problem
+                continue
+            if not "".join(row).strip():  # a blank row: every cell empty or whitespace
+                continue
+            if (first_key is None or normalise_header(row[0]) == first_key) and _repeats_header(
+                row, header_keys
+            ):
+                repeated.append(line)  # a PDF's or a printout's header on every page
+                continue
+            footer = _footer(row)
+            if footer is not None:
+                footers.append((line, footer))  # 合计…, 注：…, 填表人… under a published list
+                continue
+            size = len(row)
+            if size > header_width and any(c.strip() for c in row[header_width:]):
+                extra_count += 1
+                if len(extra_lines) < 20:
+                    extra_lines.append(line)
+            if size < width:
+                row = row + [""] * (width - size)
+            record = dict(zip(names, (pick(row),) if single else pick(row), strict=True))
+            if fill:
+                record.update(fill)
+            if defaults:
+                conflict = None
+                for name, value in defaults.items():
+                    if not record[name].strip():
+                        record[name] = value
+                        defaulted[name] += 1
+                    elif name in self.must_agree:
+                        conflict = self._disagrees(line, name, record[name], value)
+                if conflict is not None:
+                    yield line, None, conflict
                     continue
-                previous = reader.line_num
-                if not "".join(row).strip():  # a blank row: every cell empty or whitespace
-                    continue
-                if (first_key is None or normalise_header(row[0]) == first_key) and _repeats_header(
-                    row, header_keys
-                ):
-                    repeated.append(line)  # a PDF's or a printout's header on every page
-                    continue
-                footer = _footer(row)
-                if footer is not None:
-                    footers.append((line, footer))  # 合计…, 注：…, 填表人… under a published list
-                    continue
-                size = len(row)
-                if size > header_width and any(c.strip() for c in row[header_width:]):
-                    extra_count += 1
-                    if len(extra_lines) < 20:
-                        extra_lines.append(line)
-                if size < width:
-                    row = row + [""] * (width - size)
-                record = dict(zip(names, (pick(row),) if single else pick(row), strict=True))
-                if fill:
-                    record.update(fill)
-                if defaults:
-                    conflict = None
-                    for name, value in defaults.items():
-                        if not record[name].strip():
-                            record[name] = value
-                            defaulted[name] += 1
-                        elif name in self.must_agree:
-                            conflict = self._disagrees(line, name, record[name], value)
-                    if conflict is not None:
-                        yield line, None, conflict
-                        continue
-                yield line, record, None
+            yield line, record, None
         if footers:
             shown = "; ".join(f"{line} {text[:20]}" for line, text in footers[:5]) + (
                 " …" if len(footers) > 5 else ""
@@ -399,12 +444,156 @@ class CsvSource:
         zh = self.record_type.field(name).zh
         return Problem(
             line,
-            self.headers.get(name, name),
+            name,
             f"the column says {written}, its header {header!r} says per {value}: correct one of "
             "them",
             f"“{zh}”为{_UNIT_ZH.get(written, written)}，表头“{header}”却写明按"
             f"{_UNIT_ZH.get(value, value)}计：请改正其中之一",
         )
+
+
+@dataclass
+class CsvSource(TableSource):
+    """An opened CSV file of one record type, read with its encoding and delimiter."""
+
+    def _raw(self) -> Iterator[tuple[int, list[str] | None, Problem | None]]:
+        with self.path.open(encoding=self.encoding, newline="") as f:
+            reader = csv.reader(f, delimiter=self.delimiter or ",", strict=True)
+            while reader.line_num < self.header_line:  # the title rows and the header
+                next(reader, None)
+            previous = reader.line_num
+            while True:
+                line = previous + 1
+                try:
+                    row = next(reader)
+                except StopIteration:
+                    break
+                except csv.Error as exc:
+                    problem = _malformed(line, reader.line_num, str(exc))
+                    previous = reader.line_num
+                    yield line, None, problem
+                    continue
+                previous = reader.line_num
+                yield line, row, None
+
+
+@dataclass
+class SheetSource(TableSource):
+    """A workbook's sheet of one record type: typed cells read as the text a CSV would hold
+    (workbooks.cell_text, by the kind of each column's field); a cell that cannot be (#N/A, a
+    formula never calculated, an 18-digit number) is a BadCell, the row's error."""
+
+    workbook: Workbook | None = None
+    sheet: Sheet | None = None
+
+    def _raw(self) -> Iterator[tuple[int, list[str] | None, Problem | None]]:
+        assert self.workbook is not None and self.sheet is not None
+        kinds = {
+            index: kind_of(self.record_type.field(name)) for name, index in self.columns.items()
+        }
+        width = max(self.header_width, max(kinds) + 1)
+        converters = [_converter(kinds.get(index, "text")) for index in range(width)]
+        text = _converter("text")
+        header_line = self.header_line
+        for line, cells in self.workbook.rows(self.sheet):
+            if line <= header_line:
+                continue
+            yield (
+                line,
+                [
+                    (converters[i] if i < width else text)(value) if value is not None else ""
+                    for i, value in enumerate(cells)
+                ],
+                None,
+            )
+
+    def locate(self, problem: Problem, line: int | None = None) -> Problem:
+        row = problem.line if line is None else line
+        index = self.columns.get(problem.column)
+        cell = f"{column_letter(index)}{row}" if index is not None else f"{row}:{row}"
+        return problem.at(
+            row,
+            self.headers.get(problem.column, problem.column),
+            f"{_sheet_ref(self.sheet)}!{cell}",
+        )
+
+    def expected_rows(self) -> int:
+        assert self.workbook is not None and self.sheet is not None
+        return max(self.workbook.row_count(self.sheet) - self.header_line, 0)
+
+
+def _converter(kind: str) -> Callable[[Any], str]:
+    return lambda value: cell_text(value, kind)
+
+
+def _sheet_ref(sheet: Sheet | None) -> str:
+    """A sheet's name as a cell reference writes it: quoted when it holds a space or a sign."""
+    name = sheet.name if sheet is not None else ""
+    if re.fullmatch(r"[\w\u3400-\u9fff]+", name):
+        return name
+    return "'" + name.replace("'", "''") + "'"
+
+
+def open_sheet(
+    workbook: Workbook, sheet: Sheet, record_type: RecordType, fill: dict[str, str] | None = None
+) -> SheetSource:
+    """A sheet's header found as a CSV file's is (title rows above it skipped, said so)."""
+    fill = {k: v for k, v in (fill or {}).items() if v}
+    text = _converter("text")
+
+    def records() -> Iterator[tuple[int, int, list[str]]]:
+        for line, cells in workbook.rows(sheet):
+            yield line, line, [text(v) if v is not None else "" for v in cells]
+
+    header = _find_header(record_type, records(), fill)
+    return SheetSource(
+        workbook.path,
+        record_type,
+        "xlsx",
+        None,
+        **_layout(record_type, header, fill),
+        workbook=workbook,
+        sheet=sheet,
+    )
+
+
+def pick_sheet(workbook: Workbook, record_type: RecordType) -> tuple[Sheet, list[str]]:
+    """The sheet of `record_type`: the one named after it (收费记录, charges, 收费…), else the
+    only visible sheet; with the warnings to show (hidden sheets passed over). FileRefused
+    when there is none, or the sheet named after the type is hidden."""
+    named = [s for s in workbook.sheets if record_type_of_sheet(s.name) is record_type]
+    visible = [s for s in workbook.sheets if not s.hidden]
+    warnings = [
+        f"隐藏的工作表“{s.name}”未导入 / the hidden sheet {s.name!r} was not imported"
+        for s in workbook.sheets
+        if s.hidden
+    ]
+    if named:
+        shown = [s for s in named if not s.hidden]
+        if len(shown) > 1:
+            names = "、".join(s.name for s in shown)
+            raise FileRefused(
+                f"sheets {names} all hold {record_type.name}: keep one, or import them one by one",
+                f"工作表 {names} 都是{record_type.zh}：请只保留一个，或分别导入",
+            )
+        if not shown:
+            name = named[0].name
+            raise FileRefused(
+                f"the sheet {name!r} is hidden: unhide it in Excel (right-click a sheet tab, "
+                "Unhide) if it is the one to import",
+                f"工作表“{name}”是隐藏的：如需导入，请在 Excel 中取消隐藏"
+                "（右键工作表标签→取消隐藏）",
+            )
+        return shown[0], warnings
+    if len(visible) == 1:
+        return visible[0], warnings
+    names = "、".join(s.name for s in visible) or "-"
+    raise FileRefused(
+        f"no sheet is named after {record_type.name} ({record_type.sheet}) and the workbook has "
+        f"{len(visible)} visible sheets ({names}): rename the sheet to {record_type.sheet}",
+        f"没有名为“{record_type.sheet}”的工作表，而工作簿有 {len(visible)} 个可见工作表"
+        f"（{names}）：请将要导入的工作表命名为“{record_type.sheet}”",
+    )
 
 
 _UNIT_ZH = {"month": "月", "semester": "学期", "day": "天"}
@@ -488,50 +677,79 @@ def open_csv(
     if not "".join(head).strip():
         raise FileRefused("the file holds no header row", "文件没有表头行")
     delimiter = _sniff_delimiter(head)
+
+    def records() -> Iterator[tuple[int, int, list[str]]]:
+        with path.open(encoding=codec, newline="") as f:
+            reader = csv.reader(f, delimiter=delimiter)
+            while True:
+                starts = reader.line_num + 1
+                try:
+                    cells = next(reader)
+                except StopIteration:
+                    return
+                except csv.Error as exc:
+                    raise FileRefused(f"not a CSV file: {exc}", f"不是 CSV 文件：{exc}") from exc
+                yield starts, reader.line_num, cells
+
+    header = _find_header(record_type, records(), fill)
+    return CsvSource(path, record_type, codec, delimiter, **_layout(record_type, header, fill))
+
+
+@dataclass
+class _Header:
+    start: int  # the first line (or row) of the header
+    line: int  # the last: the rows start after it
+    cells: list[str]
+    columns: dict[str, int]
+    two_rows: bool  # written over two rows (幼儿园 / 名称 in one column), joined
+
+
+def _find_header(
+    record_type: RecordType, records: Iterator[tuple[int, int, list[str]]], fill: dict[str, str]
+) -> _Header:
+    """The header among the first HEADER_SCAN records (first line, last line, cells): the first
+    that names every required column, else the one naming most (and the file is refused)."""
     required = {f.name for f in record_type.fields if f.required} - set(fill)
-    # (found, first line, last line, cells, columns) of the best header candidate so far
-    best: tuple[int, int, int, list[str], dict[str, int]] | None = None
-    two_rows = False  # the header is written over two rows (幼儿园 / 名称 in one column)
-    with path.open(encoding=codec, newline="") as f:
-        reader = csv.reader(f, delimiter=delimiter)
-        above: tuple[int, list[str]] | None = None  # the row before, for two-row headers
-        for _ in range(HEADER_SCAN):
-            starts = reader.line_num + 1
-            try:
-                cells = next(reader)
-            except StopIteration:
-                break
-            except csv.Error as exc:
-                raise FileRefused(f"not a CSV file: {exc}", f"不是 CSV 文件：{exc}") from exc
-            candidates = [(starts, cells, False)]
-            if above is not None and any(c.strip() for c in above[1]):
-                joined = [
-                    (a.strip() + b.strip()) for a, b in zip_longest(above[1], cells, fillvalue="")
-                ]
-                candidates.append((above[0], joined, True))
-            for first, header_cells, joined_rows in candidates:
-                columns = _columns_of(record_type, header_cells)
-                found = len(required & set(columns))
-                if best is None or found > best[0]:
-                    best = (found, first, reader.line_num, header_cells, columns)
-                    two_rows = joined_rows
-            if best is not None and best[0] == len(required):
-                break
-            above = (starts, cells)
-    assert best is not None
-    _found, header_start, header_line, header, columns = best
-    headers = {name: join_lines(header[index].strip()) for name, index in columns.items()}
-    missing = [f for f in record_type.fields if f.name in required and f.name not in columns]
+    best: _Header | None = None
+    found_best = -1
+    above: tuple[int, list[str]] | None = None  # the row before, for two-row headers
+    for starts, ends, cells in islice(records, HEADER_SCAN):
+        candidates = [(starts, cells, False)]
+        if above is not None and any(c.strip() for c in above[1]):
+            joined = [
+                (a.strip() + b.strip()) for a, b in zip_longest(above[1], cells, fillvalue="")
+            ]
+            candidates.append((above[0], joined, True))
+        for first, header_cells, joined_rows in candidates:
+            columns = _columns_of(record_type, header_cells)
+            found = len(required & set(columns))
+            if found > found_best:
+                best = _Header(first, ends, header_cells, columns, joined_rows)
+                found_best = found
+        if found_best == len(required):
+            break
+        above = (starts, cells)
+    if best is None:
+        raise FileRefused("the file holds no header row", "文件没有表头行")
+    missing = [f for f in record_type.fields if f.name in required and f.name not in best.columns]
     if missing:
         wanted = ", ".join(f"{f.name} ({f.zh})" for f in missing)
-        shown = ", ".join(join_lines(c.strip()) for c in header if c.strip())[:300] or "-"
+        shown = ", ".join(join_lines(c.strip()) for c in best.cells if c.strip())[:300] or "-"
         raise FileRefused(
             f"required columns missing for {record_type.name}: {wanted}; the header has: {shown}",
             f"{record_type.zh}文件缺少必填列：{wanted}；表头为：{shown}",
         )
+    return best
+
+
+def _layout(record_type: RecordType, header: _Header, fill: dict[str, str]) -> dict[str, Any]:
+    """What a table source needs to know besides its rows: the columns, the header as written,
+    warnings about it, and the values filled in for absent columns or empty cells."""
+    columns = header.columns
+    headers = {name: join_lines(header.cells[index].strip()) for name, index in columns.items()}
     taken = set(columns.values())
     warnings = []
-    for i, c in enumerate(header):
+    for i, c in enumerate(header.cells):
         text = join_lines(c.strip())
         if not text or i in taken:
             continue
@@ -544,16 +762,16 @@ def open_csv(
             )
         else:
             warnings.append(f"列“{text}”无法识别，已忽略 / unknown column {text!r} ignored")
-    if two_rows:
+    if header.two_rows:
         warnings.append(
-            f"表头写在第 {header_start} 至 {header_line} 两行，已按列合并 / the header is written "
-            f"over lines {header_start} and {header_line}; the two rows were joined column by "
+            f"表头写在第 {header.start} 至 {header.line} 两行，已按列合并 / the header is written "
+            f"over lines {header.start} and {header.line}; the two rows were joined column by "
             "column"
         )
-    if header_start > 1:
+    if header.start > 1:
         warnings.append(
-            f"表头在第 {header_start} 行，其上的 {header_start - 1} 行（标题等）已跳过 / "
-            f"the header is on line {header_start}; the {header_start - 1} line(s) above it "
+            f"表头在第 {header.start} 行，其上的 {header.start - 1} 行（标题等）已跳过 / "
+            f"the header is on line {header.start}; the {header.start - 1} line(s) above it "
             "(a title) were skipped"
         )
     filled = {name: value for name, value in fill.items() if name not in columns}
@@ -581,22 +799,18 @@ def open_csv(
             f"文件没有“{record_type.field(name).zh}”列，按 --region 填为 {value} / the file has no "
             f"{name} column: filled with {value} (--region)"
         )
-    return CsvSource(
-        path,
-        record_type,
-        codec,
-        delimiter,
-        columns,
-        headers,
-        warnings,
-        len(header),
-        header_line=header_line,
-        header_keys=_header_keys(header),
-        fill=filled,
-        defaults=defaults,
-        default_reasons=reasons,
-        must_agree=frozenset(agree),
-    )
+    return {
+        "columns": columns,
+        "headers": headers,
+        "warnings": warnings,
+        "header_width": len(header.cells),
+        "header_line": header.line,
+        "header_keys": _header_keys(header.cells),
+        "fill": filled,
+        "defaults": defaults,
+        "default_reasons": reasons,
+        "must_agree": frozenset(agree),
+    }
 
 
 def _columns_of(record_type: RecordType, cells: list[str]) -> dict[str, int]:
@@ -711,7 +925,7 @@ def run_import(
     name = file_name or path.name
     record_type = RECORD_TYPES.get(record_type_name)
     report = ImportReport(name, record_type_name)
-    if record_type is None:
+    if record_type is None and record_type_name != WORKBOOK:
         report.status = "failed"
         report.message = f"未知的文件类型 / unknown record type {record_type_name!r}"
         return report
@@ -729,15 +943,27 @@ def run_import(
     begin_write(session, BATCHES)
     batch.status, batch.worker, batch.heartbeat_at = "running", worker(), datetime.now(UTC)
     session.commit()
+    opened: list[Workbook] = []
     try:
-        source = open_csv(path, record_type, options.encoding, _fill(record_type, options))
-        report.encoding, report.delimiter = source.encoding, source.delimiter
-        report.warnings = list(source.warnings)
+        sources = _open_sources(path, record_type_name, options, report, opened)
+        expected = sum(s.expected_rows() for s in sources) if progress else 0
+        writing = False
         with _fewer_collections():
-            _import_rows(
-                session, source, batch, taxonomy, actor, options, report, progress, on_error
-            )
-        report.warnings.extend(source.notes)
+            for source in sources:
+                writing = _import_source(
+                    session,
+                    source,
+                    batch,
+                    taxonomy,
+                    actor,
+                    options,
+                    report,
+                    progress,
+                    on_error,
+                    expected,
+                    writing,
+                    several=record_type_name == WORKBOOK,
+                )
     except Refused as exc:  # the file (FileRefused) or a lock (Busy)
         _stopped(session, report, exc.en, exc.zh)
     except (csv.Error, UnicodeDecodeError) as exc:
@@ -766,6 +992,9 @@ def run_import(
         else:
             session.commit()
             report.status = "committed"
+    finally:
+        for workbook in opened:
+            workbook.close()
     if len(report.errors) < report.problem_count:
         report.warnings.append(
             f"只保存了前 {len(report.errors):,} 条错误（共 {report.problem_count:,} 条），"
@@ -775,6 +1004,127 @@ def run_import(
         )
     _finish_batch(session, batch, report, actor, options)
     return report
+
+
+WORKBOOK = "workbook"  # `feecheck import workbook FILE.xlsx`: every sheet named after a type
+
+
+def _open_sources(
+    path: Path,
+    record_type_name: str,
+    options: ImportOptions,
+    report: ImportReport,
+    opened: list[Workbook],
+) -> list[TableSource]:
+    """The tables to import, their headers checked, before anything is written: a CSV file;
+    a workbook's sheet of the type; or, for `workbook`, every sheet named after a type in the
+    order of RECORD_TYPES (what a row refers to comes first). Sheets named after nothing, or
+    hidden, are reported and passed over."""
+    if not is_workbook(path):
+        if record_type_name == WORKBOOK:
+            raise FileRefused(
+                "`import workbook` takes an Excel workbook (.xlsx); import a CSV file with its "
+                "type (feecheck import charges FILE.csv)",
+                "“导入工作簿”只接受 Excel 工作簿（.xlsx）；CSV 文件请按类型导入",
+            )
+        record_type = RECORD_TYPES[record_type_name]
+        source: TableSource = open_csv(
+            path, record_type, options.encoding, _fill(record_type, options)
+        )
+        report.encoding, report.delimiter = source.encoding, source.delimiter
+        report.warnings.extend(source.warnings)
+        return [source]
+    workbook = Workbook(path)
+    opened.append(workbook)
+    report.encoding = "xlsx"
+    if record_type_name != WORKBOOK:
+        record_type = RECORD_TYPES[record_type_name]
+        sheet, warnings = pick_sheet(workbook, record_type)
+        report.warnings.extend(warnings)
+        source = open_sheet(workbook, sheet, record_type, _fill(record_type, options))
+        report.warnings.extend(f"{sheet.name}: {w}" for w in source.warnings)
+        return [source]
+    chosen: dict[str, Sheet] = {}
+    for sheet in workbook.sheets:
+        record_type = record_type_of_sheet(sheet.name)
+        if record_type is None:
+            report.warnings.append(
+                f"工作表“{sheet.name}”不是任何记录类型，已忽略 / sheet {sheet.name!r} is not "
+                "named after a record type and was ignored"
+            )
+        elif sheet.hidden:
+            report.warnings.append(
+                f"隐藏的工作表“{sheet.name}”未导入 / the hidden sheet {sheet.name!r} was not "
+                "imported"
+            )
+        elif record_type.name in chosen:
+            first = chosen[record_type.name].name
+            raise FileRefused(
+                f"sheets {first!r} and {sheet.name!r} both hold {record_type.name}: keep one",
+                f"工作表“{first}”和“{sheet.name}”都是{record_type.zh}：请只保留一个",
+            )
+        else:
+            chosen[record_type.name] = sheet
+    if not chosen:
+        names = "、".join(t.sheet for t in RECORD_TYPES.values())
+        raise FileRefused(
+            f"no sheet of the workbook is named after a record type: name them {names}",
+            f"工作簿中没有以记录类型命名的工作表：请命名为 {names}",
+        )
+    sources: list[TableSource] = []
+    for name, record_type in RECORD_TYPES.items():  # the order a workbook is imported in
+        if name in chosen:
+            sheet = chosen[name]
+            try:
+                source = open_sheet(workbook, sheet, record_type, _fill(record_type, options))
+            except FileRefused as exc:
+                raise FileRefused(
+                    f"sheet {sheet.name!r}: {exc.en}", f"工作表“{sheet.name}”：{exc.zh}"
+                ) from exc
+            report.warnings.extend(f"{sheet.name}: {w}" for w in source.warnings)
+            sources.append(source)
+    return sources
+
+
+def _import_source(
+    session: Session,
+    source: TableSource,
+    batch: ImportBatch,
+    taxonomy: FeeItemTaxonomy,
+    actor: Actor,
+    options: ImportOptions,
+    report: ImportReport,
+    progress: Progress | None,
+    on_error: Callable[[Problem], None] | None,
+    expected: int,
+    writing: bool,
+    several: bool,
+) -> bool:
+    """One source's rows into the report; a workbook's sheets also counted one by one."""
+    before = (report.rows_total, report.created, report.updated, report.unchanged, report.rejected)
+    writing = _import_rows(
+        session,
+        source,
+        batch,
+        taxonomy,
+        actor,
+        options,
+        report,
+        progress,
+        on_error,
+        expected,
+        writing,
+    )
+    sheet = source.sheet.name if isinstance(source, SheetSource) and source.sheet else ""
+    report.warnings.extend(f"{sheet}: {note}" if sheet else note for note in source.notes)
+    if several:
+        now = (report.rows_total, report.created, report.updated, report.unchanged, report.rejected)
+        report.sheets.append(
+            SheetCounts(
+                sheet, source.record_type.name, *(b - a for a, b in zip(before, now, strict=True))
+            )
+        )
+    return writing
 
 
 GC_THRESHOLD = 50_000  # allocations between young collections while an import runs (700 else)
@@ -832,12 +1182,14 @@ def _stopped(session: Session, report: ImportReport, en: str, zh: str) -> None:
     session.rollback()
     report.status = "failed"
     if report.committed_rows:
+        where = report.committed_where
         en += (
-            f" (the rows up to line {report.committed_line} were committed before it stopped; "
+            f" (the rows up to {where + ' row' if where else 'line'} {report.committed_line} "
+            "were committed before it stopped; "
             "importing the file again finishes it and reports them unchanged)"
         )
         zh += (
-            f"（第 {report.committed_line} 行之前的数据已写入；"
+            f"（{report.committed_where}第 {report.committed_line} 行之前的数据已写入；"
             "重新导入该文件即可完成，已写入的行会显示为未变）"
         )
     else:
@@ -853,7 +1205,7 @@ def _first_line(exc: BaseException) -> str:
 
 def _import_rows(
     session: Session,
-    source: CsvSource,
+    source: TableSource,
     batch: ImportBatch,
     taxonomy: FeeItemTaxonomy,
     actor: Actor,
@@ -861,7 +1213,12 @@ def _import_rows(
     report: ImportReport,
     progress: Progress | None,
     on_error: Callable[[Problem], None] | None,
-) -> None:
+    expected: int = 0,
+    writing: bool = False,
+) -> bool:
+    """Read, check and write the rows of one source into `report` (its counts add up over the
+    sources of a workbook). `writing`: a write transaction is open already (an atomic or dry
+    workbook import, at its second sheet); returns whether one is open."""
     record_type = source.record_type
     writer = RecordWriter(
         session,
@@ -875,20 +1232,21 @@ def _import_rows(
     )
     commit_chunks = not options.dry_run and not options.atomic
     lock = import_lock(record_type.name)
-    expected = max(count_lines(source.path) - 1, 0) if progress else 0
-    headers = source.headers
-    done = 0
-    writing = False
+    done = report.rows_total
+    locked = False
     for rows_read, last_line, valid, problems in _parsed(source, options):
         if valid:
             if not writing:  # one write transaction per chunk, or one for the whole file
                 begin_write(session, lock)
-                writing = not commit_chunks
+                writing = locked = not commit_chunks
+            elif not locked:  # the transaction an earlier sheet began: this type's lock too
+                also_lock(session, lock)
+                locked = True
             result = writer.write(valid)
             report.created += result.created
             report.updated += result.updated
             report.unchanged += result.unchanged
-            problems.extend(e.at(column=headers.get(e.column, e.column)) for e in result.errors)
+            problems.extend(source.locate(e) for e in result.errors)
         done += rows_read
         report.rows_total = done
         if commit_chunks and valid:
@@ -896,6 +1254,9 @@ def _import_rows(
             session.commit()
             writer.after_commit()
             report.committed_rows, report.committed_line = done, last_line
+            report.committed_where = (
+                _sheet_ref(source.sheet) if isinstance(source, SheetSource) else ""
+            )
         problems.sort(key=lambda p: p.line)
         report.rejected += len({p.line for p in problems})
         report.problem_count += len(problems)
@@ -908,15 +1269,18 @@ def _import_rows(
         if progress is not None:
             progress(done, max(expected, done))
     source.notes.extend(writer.notes())
+    return writing
 
 
 ParsedChunk = tuple[int, int, list[tuple[int, dict[str, Any]]], list[Problem]]
 
 
-def _parsed(source: CsvSource, options: ImportOptions) -> Iterator[ParsedChunk]:
+def _parsed(source: TableSource, options: ImportOptions) -> Iterator[ParsedChunk]:
     """(rows read, last line read, valid typed records, problems) per chunk of the file."""
-    record_type, headers = source.record_type, source.headers
+    record_type = source.record_type
     rows = source.rows()
+    locate = source.locate
+    typed = isinstance(source, SheetSource)  # its cells may be BadCells
     coarse: list[tuple[int, str]] = []  # a city or province code where a district is expected
     while chunk := list(islice(rows, options.chunk_size)):
         valid: list[tuple[int, dict[str, Any]]] = []
@@ -924,11 +1288,20 @@ def _parsed(source: CsvSource, options: ImportOptions) -> Iterator[ParsedChunk]:
         for line, cells, problem in chunk:
             if cells is None:
                 if problem is not None:
-                    problems.append(problem)
+                    problems.append(locate(problem, line))
                 continue
+            bad = None
+            if typed:
+                bad = {name: c for name, c in cells.items() if type(c) is BadCell}
+                if bad:
+                    cells = {**cells, **dict.fromkeys(bad, "")}
             record, cell_errors = parse_cells(record_type, cells)
+            if bad:
+                cell_errors = [e for e in cell_errors if e.column not in bad] + [
+                    Problem(line, name, cell.en, cell.zh) for name, cell in bad.items()
+                ]
             if cell_errors:
-                problems.extend(e.at(line, headers.get(e.column, e.column)) for e in cell_errors)
+                problems.extend(locate(e, line) for e in cell_errors)
             else:
                 valid.append((line, record))
                 region = record.get("region_code")
@@ -1002,7 +1375,7 @@ def _finish_batch(
     batch.created, batch.updated = report.created, report.updated
     batch.unchanged, batch.rejected = report.unchanged, report.rejected
     batch.errors = [p.as_dict() for p in report.errors]
-    batch.warnings = report.warnings
+    batch.warnings = [counts.text() for counts in report.sheets] + report.warnings
     batch.message = report.message
     batch.finished_at = datetime.now(UTC)
     written = report.status == "committed"
@@ -1026,6 +1399,11 @@ def _finish_batch(
                     "rejected": report.rejected,
                     "dry_run": options.dry_run,
                     "atomic": options.atomic,
+                    **(
+                        {"sheets": [dataclasses.asdict(counts) for counts in report.sheets]}
+                        if report.sheets
+                        else {}
+                    ),
                 },
             )
         ],

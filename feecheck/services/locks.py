@@ -61,6 +61,21 @@ def begin_write(session: Session, name: str) -> None:
         raise busy(name) from exc
 
 
+def also_lock(session: Session, name: str) -> None:
+    """Take the lock `name` as well, inside a write transaction begun by begin_write (a
+    workbook imported atomically writes several record types in one transaction). SQLite's
+    write lock covers the whole file already; PostgreSQL takes the advisory lock."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    try:
+        session.execute(text(f"SET LOCAL lock_timeout = '{LOCK_WAIT_SECONDS}s'"))
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock_key(name)})
+        session.execute(text("SET LOCAL lock_timeout = 0"))
+    except OperationalError as exc:
+        session.rollback()
+        raise busy(name) from exc
+
+
 def busy(name: str) -> Busy:
     what_en, what_zh = _describe(name)
     return Busy(

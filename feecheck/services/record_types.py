@@ -332,6 +332,18 @@ class RecordType:
     key: tuple[str, ...]
     row_checks: tuple[RowCheck, ...] = ()
 
+    @property
+    def sheet(self) -> str:
+        """The name of this type's sheet in a workbook (templates, exports, `import workbook`)."""
+        return SHEETS[self.name]
+
+    @cached_property
+    def sheet_keys(self) -> frozenset[str]:
+        """The sheet names (normalised) that mean this type: the sheet name, the CLI word, the
+        Chinese name and the names offices give them (幼儿园名单)."""
+        names = (self.sheet, self.name, self.zh, *SHEET_ALIASES.get(self.name, ()))
+        return frozenset(normalise_header(n) for n in names)
+
     @cached_property
     def plan(self) -> tuple[tuple[str, Callable[[str], Any], bool], ...]:
         """(name, parser, required) per field: what parse_cells loops over, row after row."""
@@ -731,6 +743,37 @@ RECORD_TYPES: dict[str, RecordType] = {
         ),
     )
 }
+
+
+# A workbook's sheet per record type (spec: `feecheck import TYPE FILE.xlsx`), in the order a
+# workbook is imported: what a row refers to comes first.
+SHEETS = {
+    "kindergartens": "幼儿园",
+    "children": "幼儿",
+    "fee-standards": "收费标准",
+    "charges": "收费记录",
+    "funding": "财政经费",
+    "refunds": "退费",
+    "absences": "缺勤记录",
+    "inspections": "检查记录",
+}
+SHEET_ALIASES = {
+    "kindergartens": ("幼儿园名单", "园所名单", "园所信息", "幼儿园信息"),
+    "children": ("幼儿名单", "幼儿信息", "在园幼儿"),
+    "fee-standards": ("收费标准表",),
+    "charges": ("收费", "收费明细", "缴费记录"),
+    "funding": ("经费", "财政补助", "生均公用经费"),
+    "refunds": ("退费记录", "退费明细"),
+    "absences": ("缺勤", "缺勤统计"),
+    "inspections": ("检查", "检查情况"),
+}
+assert list(SHEETS) == list(RECORD_TYPES)
+
+
+def record_type_of_sheet(sheet_name: str) -> RecordType | None:
+    """The record type a sheet's name means (收费记录, charges, 收费…), or None."""
+    key = normalise_header(sheet_name)
+    return next((t for t in RECORD_TYPES.values() if key in t.sheet_keys), None)
 
 
 REQUIRED_MISSING = ("required value is missing", "缺少必填值")
