@@ -11,9 +11,9 @@ from flask.cli import FlaskGroup
 
 
 def init_app(app: Flask) -> None:
-    from feecheck.cli import check, imports, jobs, ledger, reports, rules, setup
+    from feecheck.cli import check, export, imports, jobs, ledger, reports, rules, setup
 
-    for module in (setup, imports, check, reports, ledger, rules, jobs):
+    for module in (setup, imports, export, check, reports, ledger, rules, jobs):
         for command in module.COMMANDS:
             app.cli.add_command(command)
 

@@ -17,7 +17,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy.exc import SQLAlchemyError
 
-from feecheck.cli.common import fail
+from feecheck.cli.common import fail, workbook_stdout
 from feecheck.domain.periods import DATE_MAX, DATE_MIN, Period
 from feecheck.domain.reasons import Refused
 from feecheck.engine.specs import Ruleset
@@ -57,7 +57,16 @@ def _period(text: str) -> Period:
 @click.option("--to", "period_to", help="Last month, YYYY-MM (default: --period).")
 @click.option("--kindergarten", "kindergarten_code", help="Only this kindergarten (code).")
 @click.option("--region", "region_code", help="Only this region (6-digit district/city/province).")
-@click.option("--format", "output", type=click.Choice(["text", "json", "csv"]), default="text")
+@click.option(
+    "--format", "output", type=click.Choice(["text", "json", "csv", "xlsx"]), default="text"
+)
+@click.option(
+    "-o",
+    "--output",
+    "path",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Write the findings to this file (xlsx: a workbook) instead of standard output.",
+)
 @click.option("--as-of", "as_of", help="Judge as on this date (YYYY-MM-DD); default today.")
 @click.option("--explain", is_flag=True, help="Show records -> figures -> parameters -> outcome.")
 @click.option(
@@ -79,12 +88,16 @@ def check_command(
     kindergarten_code: str | None,
     region_code: str | None,
     output: str,
+    path: Path | None,
     as_of: str | None,
     explain: bool,
     workers: int | None,
     queue: bool,
 ) -> None:
     """Run every rule for each month in the range, store the findings, print them.
+
+    --format xlsx writes a workbook (the CSV's columns on a first sheet, totals on a second) to
+    -o FILE or to standard output when it is not a terminal.
 
     Exit status 0: no violations; 3: violations found; 2: the check could not run.
     """
@@ -96,23 +109,29 @@ def check_command(
         judged_on = date.fromisoformat(as_of) if as_of else date.today()
     except ValueError:
         fail(f"--as-of must be YYYY-MM-DD, not {as_of!r}")
+    target: Any = None
+    if output == "xlsx" and path is None and not queue:
+        target = workbook_stdout()  # refused on a terminal before anything is checked
+    if path is not None and not path.parent.is_dir():
+        fail(f"-o {path}: 目录不存在 / no such directory {path.parent}")
     ruleset = load_rules()
     workers = workers or int(current_app.config.get("CHECK_WORKERS") or 1)
     started = time.perf_counter()
     scope = Scope(first, last, region_code, kindergarten_code)
     session = db.session
     if queue:
-        if output != "text" or explain:
+        if output != "text" or explain or path is not None:
             fail(
                 "--queue prints totals only: the findings of a queued check stay in the "
                 "database (see them on the findings page, or check without --queue)"
             )
         _queued(scope, ruleset, judged_on, started)
         return
-    # The output is written batch by batch into a spooled file (memory up to 16 MiB, then disk)
-    # and printed once the findings are stored: a check that fails prints no findings.
+    # The output is written batch by batch into a spooled file (memory up to 16 MiB, then disk;
+    # a workbook's rows into openpyxl's temporary files) and printed once the findings are
+    # stored: a check that fails prints no findings.
     with tempfile.SpooledTemporaryFile(16 << 20, mode="w+", encoding="utf-8", newline="") as spool:
-        printer = CheckOutput(spool, output, scope, ruleset, explain)
+        printer = CheckOutput(None if output == "xlsx" else spool, output, scope, ruleset, explain)
         with _stopping_cleanly(session, spread=workers > 1):
             if workers > 1:
                 outcome = run_parallel_check(
@@ -128,10 +147,25 @@ def check_command(
                 outcome = run_check(session, ruleset, scope, judged_on, sink=printer)
             session.commit()
         printer.finish()
-        spool.seek(0)
-        shutil.copyfileobj(spool, sys.stdout)
+        try:
+            if output == "xlsx":
+                printer.save(path if path is not None else target)
+            else:
+                spool.seek(0)
+                if path is None:
+                    shutil.copyfileobj(spool, sys.stdout)
+                else:
+                    with path.open("w", encoding="utf-8", newline="") as out:
+                        shutil.copyfileobj(spool, out)
+        except OSError as exc:
+            fail(
+                f"无法写入 / cannot write {path or 'standard output'} "
+                f"(the findings are stored): {exc}"
+            )
     elapsed = time.perf_counter() - started
-    if output == "csv":  # one row per finding on stdout; the rest on stderr
+    if path is not None:
+        click.echo(f"{path}: {printer.totals.text()}", err=True)
+    if output in ("csv", "xlsx"):  # one row per finding in the file; the rest on stderr
         for skipped in printer.not_evaluated:
             rule = f" {skipped['rule_id']}" if skipped.get("rule_id") else ""
             click.echo(f"not evaluated: {skipped['period']}{rule}: {skipped['reason']}", err=True)

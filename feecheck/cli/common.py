@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import NoReturn
+from typing import BinaryIO, NoReturn
 
 import click
 
@@ -12,3 +12,14 @@ def fail(message: str, code: int = 2) -> NoReturn:
     """Print one clear line to stderr and exit with the given status."""
     click.echo(f"error: {message}", err=True)
     sys.exit(code)
+
+
+def workbook_stdout() -> BinaryIO:
+    """Standard output (binary) for a workbook; refused with one line when it is a terminal."""
+    if sys.stdout.isatty():
+        fail(
+            "--format xlsx 输出的是 Excel 工作簿，不能显示在终端：请用 -o 文件.xlsx 或重定向输出 / "
+            "--format xlsx writes a workbook: give -o FILE.xlsx or redirect the output"
+        )
+    sys.stdout.flush()
+    return sys.stdout.buffer

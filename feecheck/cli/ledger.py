@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import io
 import json
-import sys
 from datetime import date
 from pathlib import Path
 
 import click
 from flask.cli import with_appcontext
 
-from feecheck.cli.common import fail
+from feecheck.cli.common import fail, workbook_stdout
 from feecheck.domain.categories import FollowUpOutcome, RefundState
 from feecheck.domain.reasons import Refused
 from feecheck.extensions import db
@@ -105,11 +104,11 @@ def ledger_command(
     except ValueError as exc:
         fail(str(exc))
     if output == "xlsx":
-        data = xlsx_bytes("ledger", list(ledger_service.COLUMNS), ledger_service.table(book))
+        data = xlsx_bytes(
+            "ledger", list(ledger_service.COLUMNS), ledger_service.table(book, typed=True)
+        )
         if path is None:
-            if sys.stdout.isatty():
-                fail("--format xlsx writes a workbook: give -o FILE.xlsx or redirect the output")
-            sys.stdout.buffer.write(data)
+            workbook_stdout().write(data)
             return
         path.write_bytes(data)
         click.echo(f"{path}: {len(book.items)} items", err=True)

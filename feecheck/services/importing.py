@@ -498,14 +498,13 @@ class SheetSource(TableSource):
         for line, cells in self.workbook.rows(self.sheet):
             if line <= header_line:
                 continue
-            yield (
-                line,
-                [
-                    (converters[i] if i < width else text)(value) if value is not None else ""
-                    for i, value in enumerate(cells)
-                ],
-                None,
-            )
+            for i, value in enumerate(cells):
+                if type(value) is not str:  # most cells are text: kept as they are
+                    if value is None:
+                        cells[i] = ""
+                    else:
+                        cells[i] = (converters[i] if i < width else text)(value)
+            yield line, cells, None
 
     def locate(self, problem: Problem, line: int | None = None) -> Problem:
         row = problem.line if line is None else line
@@ -523,7 +522,20 @@ class SheetSource(TableSource):
 
 
 def _converter(kind: str) -> Callable[[Any], str]:
-    return lambda value: cell_text(value, kind)
+    """cell_text for one column; the values of a column repeat (dates, amounts): converted once
+    each, keyed by type too (Decimal 1 and True are equal)."""
+    done: dict[tuple[type, Any], str] = {}
+
+    def convert(value: Any) -> str:
+        key = (value.__class__, value)
+        text = done.get(key)
+        if text is None:
+            text = cell_text(value, kind)
+            if len(done) < 4096 and type(text) is str:
+                done[key] = text
+        return text
+
+    return convert
 
 
 def _sheet_ref(sheet: Sheet | None) -> str:

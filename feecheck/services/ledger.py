@@ -437,11 +437,21 @@ def build_ledger(
     return Ledger(as_of, items, totals)
 
 
-def table(book: Ledger) -> list[list[Any]]:
-    """The items as rows of COLUMNS (rule ids joined by spaces, None as ""), for CSV and xlsx."""
+def table(book: Ledger, typed: bool = False) -> list[list[Any]]:
+    """The items as rows of COLUMNS (rule ids joined by spaces, None as ""), for CSV; `typed`
+    for a workbook: the amounts as Decimal, the deadline a date (None when there is none)."""
     rows = []
     for item in book.items:
         values = row(item)
         values["rule_ids"] = " ".join(values["rule_ids"])
-        rows.append(["" if values[c] is None else values[c] for c in COLUMNS])
+        if typed:
+            values.update(
+                due=money(item.due),
+                refunded=money(item.refunded_towards),
+                outstanding=money(item.outstanding),
+                deadline=item.deadline,
+            )
+            rows.append([values[c] for c in COLUMNS])
+        else:
+            rows.append(["" if values[c] is None else values[c] for c in COLUMNS])
     return rows

@@ -7,18 +7,19 @@ numbers. Reports render data; they do not query.
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TextIO
 
-from feecheck.domain.money import format_money
+from feecheck.domain.money import format_money, money
 from feecheck.engine.findings import FindingResult
 from feecheck.engine.runner import NotEvaluated
 from feecheck.engine.specs import Ruleset
 from feecheck.services.checking import CheckedBatch, CheckedKindergarten, Scope
-from feecheck.services.exporting import escape_formula
+from feecheck.services.exporting import BinaryTarget, XlsxWriter, escape_formula
 
 SEVERITIES = ("violation", "warning", "info")
 CSV_COLUMNS = [
@@ -33,6 +34,8 @@ CSV_COLUMNS = [
     "amount_due",
     "evidence",
 ]
+TOTALS_COLUMNS = ["rule_id", "severity", "findings", "amount_due"]
+TOTAL = "合计 / total"
 
 
 def sort_key(f: FindingResult) -> tuple[str, str, str, str, str]:
@@ -54,13 +57,21 @@ class Counts:
 
 class CheckOutput:
     """`feecheck check`'s output written as the batches come (a CheckSink): text grouped by
-    kindergarten with subtotals, the JSON document of spec §3, or CSV rows; totals kept as it
-    goes, so a province is printed without holding its findings."""
+    kindergarten with subtotals, the JSON document of spec §3, CSV rows, or a workbook (xlsx:
+    the CSV's rows on a first sheet, streamed, the totals by rule and severity on a second;
+    `stream` is not used, save() writes it); totals kept as it goes, so a province is printed
+    without holding its findings."""
 
     def __init__(
-        self, stream: TextIO, output: str, scope: Scope, ruleset: Ruleset, explain: bool = False
+        self,
+        stream: TextIO | None,
+        output: str,
+        scope: Scope,
+        ruleset: Ruleset,
+        explain: bool = False,
     ) -> None:
-        self.stream, self.output, self.explain = stream, output, explain
+        self.stream = stream if stream is not None else io.StringIO()
+        self.output, self.explain = output, explain
         self.periods = [str(p) for p in scope.periods]
         self.ruleset_hash = ruleset.hash
         self.totals = Counts()
@@ -68,7 +79,10 @@ class CheckOutput:
         self.groups = 0  # kindergartens with findings
         self.not_evaluated: list[dict[str, str]] = []
         self._first = True
-        self._csv = csv.writer(stream, lineterminator="\r\n")
+        self._csv = csv.writer(self.stream, lineterminator="\r\n")
+        self._book = XlsxWriter() if output == "xlsx" else None
+        self._findings = self._book.sheet("findings", CSV_COLUMNS) if self._book else None
+        self._by_rule: dict[tuple[str, str], Counts] = {}
 
     @property
     def has_violations(self) -> bool:
@@ -99,6 +113,8 @@ class CheckOutput:
             self.stream.write(head[: head.rindex("}")].rstrip() + ',\n "findings": [')
         elif self.output == "csv":
             self._csv.writerow(CSV_COLUMNS)
+        elif self.output == "xlsx":
+            pass  # the header was written with the sheet; what was skipped goes to stderr
         else:
             months = self.periods[0] + (f" .. {self.periods[-1]}" if len(self.periods) > 1 else "")
             self._line(
@@ -125,6 +141,11 @@ class CheckOutput:
         elif self.output == "csv":
             for finding in batch.findings:
                 self._csv.writerow([escape_formula(c) for c in csv_row(finding)])
+        elif self._findings is not None:
+            for finding in batch.findings:
+                self._findings.append(xlsx_row(finding))
+                key = (finding.rule.id, finding.severity)
+                self._by_rule.setdefault(key, Counts()).add(finding)
         else:
             for kg in batch.kindergartens:
                 if kg.code in by_code:
@@ -145,8 +166,10 @@ class CheckOutput:
         )
 
     def finish(self) -> None:
-        """Close the document (JSON) or print the totals (text)."""
-        if self.output == "json":
+        """Close the document (JSON), print the totals (text) or add the totals' sheet (xlsx)."""
+        if self._book is not None:
+            self._book.write_sheet("totals", TOTALS_COLUMNS, self.totals_rows())
+        elif self.output == "json":
             self.stream.write("\n ]\n}\n" if not self._first else "]\n}\n")
         elif self.output == "text":
             if not self.evaluated_periods:
@@ -159,8 +182,38 @@ class CheckOutput:
                 f"应退 / refunds due {self.totals.refunds_due:.2f}"
             )
 
+    def totals_rows(self) -> list[list[object]]:
+        """The totals' sheet: a row per rule and severity, then per severity, then the total."""
+        rows: list[list[object]] = [
+            [rule_id, severity, sum(c.by_severity.values()), money(c.refunds_due)]
+            for (rule_id, severity), c in sorted(self._by_rule.items())
+        ]
+        for severity in SEVERITIES:
+            n = self.totals.by_severity.get(severity, 0)
+            due = sum(
+                (c.refunds_due for (_, s), c in self._by_rule.items() if s == severity), Decimal(0)
+            )
+            rows.append([TOTAL, severity, n, money(due)])
+        rows.append(
+            [TOTAL, "", sum(self.totals.by_severity.values()), money(self.totals.refunds_due)]
+        )
+        return rows
+
+    def save(self, target: BinaryTarget) -> None:
+        """Write the workbook (xlsx, after finish()) to a path or a binary stream."""
+        if self._book is None:
+            raise ValueError(f"{self.output} output is text: it was written to its stream")
+        self._book.save(target)
+
     def _line(self, text: str) -> None:
         self.stream.write(text + "\n")
+
+
+def xlsx_row(f: FindingResult) -> list[object]:
+    """A finding under CSV_COLUMNS for a workbook: csv_row with the amount due a number."""
+    row: list[object] = list(csv_row(f))
+    row[CSV_COLUMNS.index("amount_due")] = None if f.amount_due is None else money(f.amount_due)
+    return row
 
 
 def csv_row(f: FindingResult) -> list[str]:

@@ -407,7 +407,8 @@ class _SheetReader:
     """The expat handlers of one sheet: cells collected into rows, finished rows in `done`.
 
     The sheet is parsed without expat's namespace processing (a third of the time): element
-    names are compared as written, a prefix (x:c in some generators) taken off once per name.
+    names are compared as written, a prefix (x:c in some generators) taken off when there is
+    one.
     """
 
     def __init__(self, strings: list[str], dates: frozenset[int], epoch: datetime) -> None:
@@ -426,7 +427,6 @@ class _SheetReader:
         self.inline: list[str] = []
         self.phonetic = 0
         self.text: list[str] = []
-        self.local: dict[str, str] = {}
         self.columns: dict[str, int] = {}
         self.moments: dict[str, Cell] = {}
 
@@ -439,15 +439,8 @@ class _SheetReader:
         parser.CharacterDataHandler = self.chars
         return parser
 
-    def _local(self, name: str) -> str:
-        local = self.local.get(name)
-        if local is None:
-            local = self.local[name] = name.rsplit(":", 1)[-1]
-        return local
-
     def start(self, name: str, attrs: dict[str, str]) -> None:
-        if name != "c" and name != "v":
-            name = self._local(name)
+        # the elements of every cell first: this runs once per element of the sheet
         if name == "c":
             ref = attrs.get("r")
             if ref:
@@ -467,25 +460,21 @@ class _SheetReader:
             self.value = None
             if self.inline:
                 self.inline.clear()
-        elif name == "v":
+        elif name == "v" or (name == "t" and not self.phonetic):
             self.collect = True
             self.text.clear()
         elif name == "row":
             r = attrs.get("r")
             self.row = int(r) if r else self.row + 1
             self.cells = []
-        elif name == "t":
-            if not self.phonetic:
-                self.collect = True
-                self.text.clear()
         elif name == "f":
             self.formula = True
         elif name == "rPh":
             self.phonetic += 1
+        elif ":" in name:  # a prefixed name (x:c): the same element
+            self.start(name.rsplit(":", 1)[-1], attrs)
 
     def end(self, name: str) -> None:
-        if name != "c" and name != "v":
-            name = self._local(name)
         if name == "v":
             self.collect = False
             self.value = "".join(self.text)
@@ -504,14 +493,16 @@ class _SheetReader:
                 if column > size:
                     cells.extend([None] * (column + 1 - size))
                 cells[column] = value
-        elif name == "row":
-            self.done.append((self.row, self.cells))
         elif name == "t":
             if self.collect:
                 self.collect = False
                 self.inline.append("".join(self.text))
+        elif name == "row":
+            self.done.append((self.row, self.cells))
         elif name == "rPh":
             self.phonetic -= 1
+        elif ":" in name:
+            self.end(name.rsplit(":", 1)[-1])
 
     def chars(self, data: str) -> None:
         if self.collect:

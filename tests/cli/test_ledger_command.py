@@ -87,6 +87,11 @@ def test_csv_xlsx_and_text_say_the_same(demo: FlaskCliRunner, tmp_path: Path) ->
     rows = list(load_workbook(out).active.iter_rows(values_only=True))
     assert rows[0] == COLUMNS and len(rows) == len(book["items"]) + 1
     assert {r[2] for r in rows[1:]} == {i["receipt_no"] for i in book["items"]}
+    due = COLUMNS.index("due")  # amounts are numbers in a workbook
+    assert all(isinstance(r[due], int | float) for r in rows[1:])
+    assert sorted(Decimal(str(r[due])) for r in rows[1:]) == sorted(
+        Decimal(i["due"]) for i in book["items"]
+    )
     text = demo.invoke(main, shlex.split(f"ledger --as-of {AS_OF}")).output
     assert f"未退 outstanding {_ledger(demo)['totals']['outstanding']}" in text
     both = demo.invoke(main, shlex.split(f"ledger --region 110108 --kindergarten {PROHIBITED}"))
@@ -96,8 +101,9 @@ def test_csv_xlsx_and_text_say_the_same(demo: FlaskCliRunner, tmp_path: Path) ->
 def test_xlsx_cells_are_escaped_against_formula_injection() -> None:
     data = xlsx_bytes("s", ["a", "b"], [['=HYPERLINK("x")', Decimal("1.50")]])
     sheet = load_workbook(io.BytesIO(data)).active
-    assert sheet["A2"].value == '\'=HYPERLINK("x")' and sheet["A2"].data_type == "s"
-    assert sheet["B2"].value == 1.5
+    # a text cell, never a formula, and the text unchanged (no apostrophe added)
+    assert sheet["A2"].value == '=HYPERLINK("x")' and sheet["A2"].data_type == "s"
+    assert sheet["B2"].value == 1.5 and sheet["B2"].number_format == "0.00"
 
 
 def test_a_notice_goes_from_issued_to_closed(demo: FlaskCliRunner, tmp_path: Path) -> None:

@@ -15,14 +15,18 @@ RECORD_TYPE_LABELS = {
     "absences": _l("Absences"),
     "inspections": _l("Inspections"),
 }
+WORKBOOK_LABEL = _l("Workbook: every sheet named after a type")
 
 
 class UploadForm(FlaskForm):
     record_type = SelectField(
         _l("Record type"),
-        choices=[SelectChoice(name, label) for name, label in RECORD_TYPE_LABELS.items()],
+        choices=[
+            *(SelectChoice(name, label) for name, label in RECORD_TYPE_LABELS.items()),
+            SelectChoice("workbook", WORKBOOK_LABEL),
+        ],
     )
-    file = FileField(_l("CSV file"), validators=[FileRequired()])
+    file = FileField(_l("CSV file or Excel workbook (.xlsx)"), validators=[FileRequired()])
     encoding = SelectField(
         _l("Encoding"),
         choices=[

@@ -28,7 +28,12 @@ from feecheck.domain.categories import Role
 from feecheck.extensions import db
 from feecheck.models import ImportBatch
 from feecheck.services import importing, jobs
-from feecheck.services.exporting import error_report_csv, template_csv
+from feecheck.services.exporting import (
+    error_report_csv,
+    template_csv,
+    template_xlsx,
+    workbook_template_xlsx,
+)
 from feecheck.services.importing import (
     ImportOptions,
     fail_stale_batches,
@@ -39,7 +44,12 @@ from feecheck.services.importing import (
 )
 from feecheck.services.queries import regions_in_scope
 from feecheck.services.record_types import RECORD_TYPES
-from feecheck.web.imports.forms import RECORD_TYPE_LABELS, ConfirmForm, UploadForm
+from feecheck.web.imports.forms import (
+    RECORD_TYPE_LABELS,
+    WORKBOOK_LABEL,
+    ConfirmForm,
+    UploadForm,
+)
 from feecheck.web.jobs import runners
 
 bp = Blueprint("imports", __name__, url_prefix="/imports")
@@ -95,7 +105,7 @@ def index() -> str | WerkzeugResponse:
             region_code=current_user.region_code,
             fill_region=form.region.data or None,
         )
-        with tempfile.NamedTemporaryFile(delete=False, suffix=".csv") as handle:
+        with tempfile.NamedTemporaryFile(delete=False, suffix=".upload") as handle:
             upload.save(handle)
             temporary = Path(handle.name)
         batch = start_batch(
@@ -109,7 +119,8 @@ def index() -> str | WerkzeugResponse:
         "imports/index.html",
         form=form,
         batches=importing.recent_batches(db.session, current_user),
-        labels=RECORD_TYPE_LABELS,
+        labels={**RECORD_TYPE_LABELS, "workbook": WORKBOOK_LABEL},
+        type_labels=RECORD_TYPE_LABELS,
         record_types=RECORD_TYPES,
     )
 
@@ -137,7 +148,9 @@ def show(batch_id: int) -> str:
         else url_for("imports.status", batch_id=batch.id),
         errors=batch.errors[:PREVIEW_ERRORS],
         chinese=str(get_locale()) != "en",
-        label=RECORD_TYPE_LABELS.get(batch.record_type, batch.record_type),
+        label={**RECORD_TYPE_LABELS, "workbook": WORKBOOK_LABEL}.get(
+            batch.record_type, batch.record_type
+        ),
         confirm=ConfirmForm() if can_commit else None,
     )
 
@@ -214,6 +227,9 @@ def errors(batch_id: int) -> Response:
     )
 
 
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
 @bp.route("/templates/<record_type>.csv")
 @login_required
 def template(record_type: str) -> Response:
@@ -223,4 +239,22 @@ def template(record_type: str) -> Response:
         template_csv(RECORD_TYPES[record_type]),
         mimetype="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{record_type}.csv"'},
+    )
+
+
+@bp.route("/templates/<record_type>.xlsx")
+@login_required
+def template_workbook(record_type: str) -> Response:
+    """An Excel template: one type's sheet, or (`workbook`) every type's sheet in import
+    order; drop-down lists on the enumerated columns."""
+    if record_type == "workbook":
+        data = workbook_template_xlsx()
+    elif record_type in RECORD_TYPES:
+        data = template_xlsx(RECORD_TYPES[record_type])
+    else:
+        abort(404)
+    return Response(
+        data,
+        mimetype=XLSX,
+        headers={"Content-Disposition": f'attachment; filename="{record_type}.xlsx"'},
     )

@@ -101,7 +101,7 @@ def index() -> Response | str:
     if wanted in ("csv", "xlsx"):
         name = f"ledger-{code or region or current_user.region_code or 'all'}-{as_of}"
         if wanted == "xlsx":
-            data = xlsx_bytes("ledger", list(ledger.COLUMNS), ledger.table(book))
+            data = xlsx_bytes("ledger", list(ledger.COLUMNS), ledger.table(book, typed=True))
             mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
             return download(data, f"{name}.xlsx", mimetype)
         buffer = io.StringIO()

@@ -6,10 +6,22 @@ save); a record outside the user's region is a 404 (services.scope.NotFound).
 
 from __future__ import annotations
 
+import io
+import tempfile
+from collections.abc import Iterator
 from datetime import date
-from typing import Any
+from typing import IO, Any
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
@@ -19,8 +31,10 @@ from feecheck.extensions import db
 from feecheck.services import editing, feedback
 from feecheck.services import rules as rules_service
 from feecheck.services.editing import Conflict, RecordRow
+from feecheck.services.exporting import XLSX_MIMETYPE, export_csv, export_workbook
 from feecheck.services.locks import Busy
 from feecheck.services.pagination import page_number
+from feecheck.services.record_types import RECORD_TYPES
 from feecheck.services.scope import get_kindergarten
 from feecheck.web.access import id_arg
 from feecheck.web.records.forms import (
@@ -94,6 +108,47 @@ def index(type_name: str) -> str:
         kindergarten=kindergarten,
         fields=editing.LIST_FIELDS[type_name],
     )
+
+
+@bp.route("/<type_name>/export.<any(csv, xlsx):file_format>")
+@login_required
+def export(type_name: str, file_format: str) -> Response:
+    """Every record of the type inside the user's region, as a workbook (its sheet named as the
+    import expects, Chinese headers) or a CSV file (BOM; the page's language): both import back
+    unchanged."""
+    record_type = RECORD_TYPES[_type(type_name)]
+    region_code = current_user.region_code
+    # A large export spills to disk instead of memory; the response reads it in blocks and
+    # closes it (when read to the end, or when the server closes the response).
+    spool = tempfile.SpooledTemporaryFile(32 << 20)  # noqa: SIM115
+    try:
+        if file_format == "xlsx":
+            export_workbook(db.session, [record_type], spool, region_code=region_code)
+            mimetype = XLSX_MIMETYPE
+        else:
+            text = io.TextIOWrapper(spool, encoding="utf-8", newline="")
+            language = "zh" if chinese() else "en"
+            export_csv(db.session, record_type, text, language, bom=True, region_code=region_code)
+            text.flush()
+            text.detach()  # leaves the spool open for the response
+            mimetype = "text/csv"
+        size = spool.tell()
+        spool.seek(0)
+    except BaseException:
+        spool.close()
+        raise
+    response = Response(_blocks(spool), mimetype=mimetype)
+    response.content_length = size
+    response.call_on_close(spool.close)
+    name = f"{type_name}-{region_code or 'all'}.{file_format}"
+    response.headers.set("Content-Disposition", "attachment", filename=name)
+    return response
+
+
+def _blocks(file: IO[bytes]) -> Iterator[bytes]:
+    with file:
+        while block := file.read(1 << 16):
+            yield block
 
 
 @bp.route("/<type_name>/<int:record_id>")
