@@ -579,6 +579,25 @@ def _number_text(number: Decimal) -> str:
     return format(number.normalize(), "f")
 
 
+def _number_for_a_date(number: Decimal, kind: str) -> str:
+    """A whole number in a date column: 20250901 is read as written; another is what Excel
+    shows when a date cell lost its date format (45901): refused, saying which date it would be,
+    never taken for one silently."""
+    text = _number_text(number)
+    if len(text) == 8 and text[:2] in ("19", "20"):
+        return f"{text[:4]}-{text[4:6]}-{text[6:]}"
+    if number > 2_958_465:  # after 9999-12-31 in Excel's calendar
+        return text
+    moment = from_excel(int(number))
+    shown = f"{moment:%Y-%m}" if kind == "month" else f"{moment:%Y-%m-%d}"
+    return BadCell(
+        text,
+        f"the cell is the number {text}, not a date (as a date it would be {shown}): format the "
+        "column as a date and check the value",
+        f"该单元格是数字 {text}，不是日期（如果是日期，应为 {shown}）：请将该列设为日期格式并核对",
+    )
+
+
 def cell_text(value: Cell, kind: str) -> str:
     """The text of a typed cell, for a column of `kind` (record_types.kind_of): what the same
     cell would say in a CSV file, so that parse_cells decides as it does for CSV.
@@ -603,6 +622,8 @@ def cell_text(value: Cell, kind: str) -> str:
             if cents != number and abs(number - cents) <= _TOLERANCE * max(1, abs(number)):
                 number = cents
             return _number_text(number) if number != cents else f"{cents:.2f}"
+        if kind in ("date", "month") and number == number.to_integral_value() and number > 0:
+            return _number_for_a_date(number, kind)
         if (
             kind in ("text", "enum", "accounts")
             and abs(number) >= 10**EXACT_DIGITS

@@ -118,10 +118,17 @@ def test_cells_arrive_typed_from_libreoffice() -> None:
         (datetime(2025, 9, 1), "date", "2025-09-01"),
         (datetime(2025, 9, 1), "month", "2025-09"),
         (None, "text", ""),
+        (Decimal("20250901"), "date", "2025-09-01"),
     ],
 )
 def test_cell_text(value: Any, kind: str, text: str) -> None:
     assert workbooks.cell_text(value, kind) == text
+
+
+def test_a_date_column_holding_serial_numbers_is_refused_with_the_date() -> None:
+    text = workbooks.cell_text(Decimal("45901"), "date")
+    assert isinstance(text, workbooks.BadCell)
+    assert "not a date (as a date it would be 2025-09-01)" in text.en
 
 
 # --- one type from a workbook ---------------------------------------------------------------
