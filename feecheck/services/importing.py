@@ -67,6 +67,7 @@ from feecheck.services.workbooks import (
     cell_text,
     column_letter,
     is_workbook,
+    office_file_refusal,
 )
 from feecheck.services.workers import WORKER as WORKER  # where tests and callers found it
 from feecheck.services.workers import alive, worker
@@ -204,12 +205,9 @@ def detect_encoding(path: Path, requested: str = "auto") -> str:
         head = f.read(65536)
     if not head.strip():
         raise FileRefused("the file is empty", "文件是空的")
-    if head.startswith(b"\xd0\xcf\x11\xe0"):  # a zip (.xlsx) never gets here: is_workbook
-        raise FileRefused(
-            "this is an old Excel 97-2003 workbook (.xls): save it as an Excel workbook (.xlsx) "
-            "and import that",
-            "这是旧版 Excel 97-2003 工作簿（.xls）：请另存为 Excel 工作簿（.xlsx）后再导入",
-        )
+    office = office_file_refusal(head)  # an .xls or an encrypted workbook (a zip: is_workbook)
+    if office is not None:
+        raise FileRefused(office.en, office.zh)
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise FileRefused(
             "the file is UTF-16 (Excel “Unicode text”); save it as “CSV UTF-8 (逗号分隔)”",
@@ -549,7 +547,10 @@ def _sheet_ref(sheet: Sheet | None) -> str:
 def open_sheet(
     workbook: Workbook, sheet: Sheet, record_type: RecordType, fill: dict[str, str] | None = None
 ) -> SheetSource:
-    """A sheet's header found as a CSV file's is (title rows above it skipped, said so)."""
+    """A sheet's header found as a CSV file's is (title rows above it skipped, said so), after
+    the whole sheet was read through once (workbooks.Workbook.check: damage anywhere refuses
+    it before a row is written; merged cells are spread)."""
+    workbook.check(sheet)
     fill = {k: v for k, v in (fill or {}).items() if v}
     text = _converter("text")
 
@@ -588,6 +589,13 @@ def pick_sheet(workbook: Workbook, record_type: RecordType) -> tuple[Sheet, list
                 f"sheets {names} all hold {record_type.name}: keep one, or import them one by one",
                 f"工作表 {names} 都是{record_type.zh}：请只保留一个，或分别导入",
             )
+        if not shown and named[0].state == "veryHidden":
+            name = named[0].name
+            raise FileRefused(
+                f"the sheet {name!r} is very hidden (only a macro can show it): copy its rows "
+                "to a visible sheet if it is the one to import",
+                f"工作表“{name}”被深度隐藏（只能用宏显示）：如需导入，请把其中的行复制到可见的工作表",
+            )
         if not shown:
             name = named[0].name
             raise FileRefused(
@@ -615,6 +623,11 @@ _FOOTER = re.compile(
     r"^(?:合计|总计|小计|共计|注[:：\d、]|注释|备注[:：]|说明[:：]|附注|附件|填表|填报|制表|审核|"
     r"负责人|联系人|联系电话|数据来源|以上)"
 )
+# The signatures under a list, whatever else their row holds: 单位负责人：王五 … 填表人：张三
+_SIGNATURE = re.compile(
+    r"^(?:单位|财务|分管|主管)?(?:负责人|领导|填表人|制表人|审核人|经办人|联系人|"
+    r"制表日期|填报日期|填表日期|报送日期)[:：]"
+)
 _NUMERIC = re.compile(r"^[¥￥]?-?[\d,]+(?:\.\d+)?\s*(?:元|所|人|个|名)?$")
 
 
@@ -627,8 +640,9 @@ _PAGE_LINE = re.compile(
 
 def _footer(row: list[str]) -> str | None:
     """The text of a line that is not a record (合计：2所, 注：…, 第 1 页，共 2 页, a title carried
-    over to the next page), or None: a footer starts with such a word and holds nothing else but
-    numbers (the totals); a page line is alone in its row."""
+    over to the next page, 单位负责人：… 填表人：…), or None: a footer starts with such a word and
+    holds nothing else but numbers (the totals); a page line is alone in its row; a row of
+    signatures starts with one, whatever follows."""
     if len(row) > 1 and row[0].isascii() and row[0].strip() and row[1].strip():
         # the common row: an ASCII first cell (NFKC leaves it as it is, and every footer word
         # is Chinese) and a second cell, so not alone in its row either
@@ -636,8 +650,10 @@ def _footer(row: list[str]) -> str | None:
     cells = [c.strip() for c in row if c.strip()]
     if not cells:
         return None
-    first = unicodedata.normalize("NFKC", cells[0])
+    first = "".join(unicodedata.normalize("NFKC", cells[0]).split())  # 合  计 is 合计
     if len(cells) == 1 and _PAGE_LINE.search(first):
+        return cells[0]
+    if _SIGNATURE.match(first):
         return cells[0]
     if not _FOOTER.match(first):
         return None
@@ -728,9 +744,7 @@ def _find_header(
     for starts, ends, cells in islice(records, HEADER_SCAN):
         candidates = [(starts, cells, False)]
         if above is not None and any(c.strip() for c in above[1]):
-            joined = [
-                (a.strip() + b.strip()) for a, b in zip_longest(above[1], cells, fillvalue="")
-            ]
+            joined = [_joined(a, b) for a, b in zip_longest(above[1], cells, fillvalue="")]
             candidates.append((above[0], joined, True))
         for first, header_cells, joined_rows in candidates:
             columns = _columns_of(record_type, header_cells)
@@ -752,6 +766,13 @@ def _find_header(
             f"{record_type.zh}文件缺少必填列：{wanted}；表头为：{shown}",
         )
     return best
+
+
+def _joined(above: str, below: str) -> str:
+    """Two header rows' cells of one column as one: 幼儿园 over 名称 is 幼儿园名称; a cell merged
+    down both rows (行政区划代码 twice) is itself."""
+    above, below = above.strip(), below.strip()
+    return above if above == below else above + below
 
 
 def _layout(record_type: RecordType, header: _Header, fill: dict[str, str]) -> dict[str, Any]:
@@ -1033,6 +1054,10 @@ def _open_sources(
     order of RECORD_TYPES (what a row refers to comes first). Sheets named after nothing, or
     hidden, are reported and passed over."""
     if not is_workbook(path):
+        with path.open("rb") as f:
+            office = office_file_refusal(f.read(1 << 16))
+        if office is not None:
+            raise office
         if record_type_name == WORKBOOK:
             raise FileRefused(
                 "`import workbook` takes an Excel workbook (.xlsx); import a CSV file with its "
@@ -1069,6 +1094,11 @@ def _open_sources(
                 f"隐藏的工作表“{sheet.name}”未导入 / the hidden sheet {sheet.name!r} was not "
                 "imported"
             )
+        elif _empty(workbook, sheet):
+            report.warnings.append(
+                f"工作表“{sheet.name}”是空的，已跳过 / sheet {sheet.name!r} is empty and was "
+                "skipped"
+            )
         elif record_type.name in chosen:
             first = chosen[record_type.name].name
             raise FileRefused(
@@ -1096,6 +1126,14 @@ def _open_sources(
             report.warnings.extend(f"{sheet.name}: {w}" for w in source.warnings)
             sources.append(source)
     return sources
+
+
+def _empty(workbook: Workbook, sheet: Sheet) -> bool:
+    """Whether the sheet holds no cell with anything in it (read up to the first that does)."""
+    for _line, cells in workbook.rows(sheet):
+        if any(c is not None and (type(c) is not str or c.strip()) for c in cells):
+            return False
+    return True
 
 
 def _import_source(

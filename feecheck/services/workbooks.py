@@ -75,6 +75,17 @@ class _Uncalculated:
 
 UNCALCULATED: Any = _Uncalculated()
 
+
+class _Damaged:
+    """A cell the file describes wrongly (a shared string that is not there, a number that is
+    not one): the row's error, never a guess."""
+
+    def __repr__(self) -> str:
+        return "DAMAGED"
+
+
+DAMAGED: Any = _Damaged()
+
 Cell = None | str | Decimal | bool | datetime | date | time | timedelta | CellError | _Uncalculated
 
 
@@ -93,6 +104,28 @@ def is_workbook(path: Path) -> bool:
     """Whether the file is a zip (an .xlsx), by its first bytes, whatever its name."""
     with Path(path).open("rb") as f:
         return f.read(4) == ZIP_MAGIC
+
+
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+
+def office_file_refusal(head: bytes) -> WorkbookRefused | None:
+    """Why a Microsoft compound file (not a zip) cannot be imported: a password-protected
+    workbook (Excel wraps an encrypted .xlsx in one) or an Excel 97-2003 .xls; None otherwise."""
+    if not head.startswith(OLE_MAGIC):
+        return None
+    if "EncryptedPackage".encode("utf-16-le") in head:
+        return WorkbookRefused(
+            "the workbook is protected by a password (encrypted): open it in Excel, remove the "
+            "password (File > Info > Protect Workbook), save it and import it again",
+            "工作簿设置了打开密码（已加密）：请在 Excel 中打开，取消密码（文件→信息→保护工作簿）"
+            "后保存，再重新导入",
+        )
+    return WorkbookRefused(
+        "this is an old Excel 97-2003 workbook (.xls): save it as an Excel workbook (.xlsx) and "
+        "import that",
+        "这是旧版 Excel 97-2003 工作簿（.xls）：请另存为 Excel 工作簿（.xlsx）后再导入",
+    )
 
 
 def _local(name: str) -> str:
@@ -135,6 +168,17 @@ def _column_index(ref: str) -> int:
     return index - 1
 
 
+_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
+
+
+def unescape(text: str) -> str:
+    """Excel's escapes of characters XML cannot hold: _x000D_ is a carriage return, _x005F_
+    escapes an underscore (ECMA-376 22.9.2.19)."""
+    if "_x" not in text:
+        return text
+    return _ESCAPE.sub(lambda m: chr(int(m[1], 16)), text)
+
+
 class Workbook:
     """An opened .xlsx: its sheets and their rows. Use as a context manager (closes the zip)."""
 
@@ -144,15 +188,16 @@ class Workbook:
             self._zip = zipfile.ZipFile(self.path)
         except (zipfile.BadZipFile, OSError, ValueError) as exc:
             raise WorkbookRefused(
-                f"not an Excel workbook (.xlsx): {exc}; an old .xls file must be saved as .xlsx",
-                f"不是 Excel 工作簿（.xlsx）：{exc}；旧版 .xls 文件请另存为 .xlsx",
+                f"the Excel workbook is damaged (cut short, or not copied whole): {exc}",
+                f"Excel 工作簿已损坏（文件不完整或未完整复制）：{exc}",
             ) from exc
         try:
             self._check_sizes()
             self._members = {info.filename for info in self._zip.infolist()}
             self.sheets, self._epoch = self._read_workbook()
-            self._dates = self._read_styles()
+            self._dates, self._padded = self._read_styles()
             self._strings: list[str] | None = None
+            self._merges: dict[str, list[tuple[int, int, int, int]]] = {}
         except Refused:
             self._zip.close()
             raise
@@ -256,10 +301,13 @@ class Workbook:
             if local == "sheet":
                 rid = attrs.get(f"{_REL}{_SEP}id") or attrs.get(f"{_STRICT_REL}{_SEP}id", "")
                 member = rels.get(rid)
-                if member is not None and member in self._members:
-                    sheets.append(
-                        Sheet(attrs.get("name", ""), attrs.get("state", "visible"), member)
+                name = attrs.get("name", "")
+                if member is None or member not in self._members:
+                    raise WorkbookRefused(
+                        f"the workbook is damaged: the cells of sheet {name!r} are missing",
+                        f"工作簿已损坏：工作表“{name}”的数据缺失",
                     )
+                sheets.append(Sheet(name, attrs.get("state", "visible"), member))
             elif local == "workbookPr" and attrs.get("date1904") in ("1", "true"):
                 epoch[0] = CALENDAR_MAC_1904
 
@@ -274,10 +322,12 @@ class Workbook:
         )
         return sheets, epoch[0]
 
-    def _read_styles(self) -> frozenset[int]:
-        """The cell styles (indexes into cellXfs) that show a number as a date or a time."""
+    def _read_styles(self) -> tuple[frozenset[int], dict[int, int]]:
+        """The cell styles (indexes into cellXfs) that show a number as a date or a time, and
+        those that show a whole number with leading zeros (000012: the format 000000), with
+        their width."""
         if self._styles_part is None:
-            return frozenset()
+            return frozenset(), {}
         custom: dict[int, str] = {}
         formats: list[int] = []
         in_xfs = [False]
@@ -303,7 +353,13 @@ class Workbook:
                 return is_date_format(custom[format_id])
             return format_id in _DATE_IDS
 
-        return frozenset(i for i, format_id in enumerate(formats) if is_date(format_id))
+        dates = frozenset(i for i, format_id in enumerate(formats) if is_date(format_id))
+        padded = {
+            i: len(code)
+            for i, format_id in enumerate(formats)
+            if (code := custom.get(format_id, "")) and set(code) == {"0"} and len(code) > 1
+        }
+        return dates, padded
 
     def _shared_strings(self) -> list[str]:
         if self._strings is not None:
@@ -327,7 +383,7 @@ class Workbook:
                 elif local == "rPh":
                     state["phonetic"] -= 1
                 elif local == "si":
-                    strings.append("".join(parts))
+                    strings.append(unescape("".join(parts)))
                     parts.clear()
 
             def text(data: str) -> None:
@@ -341,11 +397,52 @@ class Workbook:
 
     # --- rows --------------------------------------------------------------------------------
 
+    def check(self, sheet: Sheet) -> None:
+        """Read the sheet's XML through once before a row is imported (expat without handlers:
+        about a second for 100 MB): a sheet damaged anywhere is refused before anything is
+        written, not after the rows above the damage were committed. Collects the merged
+        ranges on the way (they come after the rows): rows() spreads a merged cell's value
+        over the cells it covers."""
+        if sheet.member in self._merges:
+            return
+        merges: list[tuple[int, int, int, int]] = []
+
+        def start(name: str, attrs: dict[str, str]) -> None:
+            if name.rsplit(":", 1)[-1] == "mergeCell":
+                first, _, last = attrs.get("ref", "").partition(":")
+                a, b = _REF.match(first), _REF.match(last or first)
+                if a and b and a[2] and b[2]:
+                    merges.append((int(a[2]), _column_index(a[1]), int(b[2]), _column_index(b[1])))
+
+        parser = expat.ParserCreate()
+        tail = b""
+        try:
+            with self._open(sheet.member) as f:
+                while block := f.read(BLOCK):
+                    if parser.StartElementHandler is None and b"mergeCell" in tail + block:
+                        parser.StartElementHandler = start  # the rows are behind: cheap now
+                    tail = block[-16:]
+                    parser.Parse(block, False)
+                parser.Parse(b"", True)
+        except (expat.ExpatError, zipfile.BadZipFile, OSError, ValueError) as exc:
+            raise WorkbookRefused(
+                f"sheet {sheet.name!r} is damaged (line {getattr(exc, 'lineno', '?')} of its "
+                f"XML): {exc}",
+                f"工作表“{sheet.name}”已损坏（其 XML 第 {getattr(exc, 'lineno', '?')} 行）：{exc}",
+            ) from exc
+        self._merges[sheet.member] = [m for m in merges if m[:2] != m[2:]]
+
     def rows(self, sheet: Sheet) -> Iterator[tuple[int, list[Cell]]]:
         """(Excel row number, the row's cells from column A) for each row the sheet writes,
-        streamed; empty cells are None. WorkbookRefused when the sheet's XML is damaged."""
+        streamed; empty cells are None; a merged cell's value in every cell it covers (once
+        check() has run). WorkbookRefused when the sheet's XML is damaged."""
+        merges = sorted(self._merges.get(sheet.member, ()))
+        rows = self._rows(sheet)
+        return _spread(rows, merges) if merges else rows
+
+    def _rows(self, sheet: Sheet) -> Iterator[tuple[int, list[Cell]]]:
         strings = self._shared_strings()
-        reader = _SheetReader(strings, self._dates, self._epoch)
+        reader = _SheetReader(strings, self._dates, self._epoch, self._padded)
         try:
             with self._open(sheet.member) as f:
                 parser = reader.parser()
@@ -392,6 +489,30 @@ class _Stop(Exception):
     pass
 
 
+def _spread(
+    rows: Iterator[tuple[int, list[Cell]]], merges: list[tuple[int, int, int, int]]
+) -> Iterator[tuple[int, list[Cell]]]:
+    """The rows with each merged range's value (its top-left cell's) in every cell it covers:
+    a header 收费期间 over 起 and 止, a kindergarten's name down the rows of its children."""
+    pending = list(reversed(merges))  # (first row, first column, last row, last column)
+    active: list[tuple[int, int, int, int, Cell]] = []
+    for line, cells in rows:
+        while pending and pending[-1][0] <= line:
+            r1, c1, r2, c2 = pending.pop()
+            value = cells[c1] if r1 == line and c1 < len(cells) else None
+            if value is not None:
+                active.append((r1, c1, r2, c2, value))
+        if active:
+            active = [m for m in active if m[2] >= line]
+            for _r1, c1, _r2, c2, value in active:
+                if len(cells) <= c2:
+                    cells.extend([None] * (c2 + 1 - len(cells)))
+                for column in range(c1, c2 + 1):
+                    if cells[column] is None:
+                        cells[column] = value
+        yield line, cells
+
+
 def _normpath(path: str) -> str:
     parts: list[str] = []
     for part in path.split("/"):
@@ -411,9 +532,16 @@ class _SheetReader:
     one.
     """
 
-    def __init__(self, strings: list[str], dates: frozenset[int], epoch: datetime) -> None:
+    def __init__(
+        self,
+        strings: list[str],
+        dates: frozenset[int],
+        epoch: datetime,
+        padded: dict[int, int] | None = None,
+    ) -> None:
         self.strings = strings
         self.dates = dates
+        self.padded = padded or {}
         self.epoch = epoch
         self.done: list[tuple[int, list[Cell]]] = []
         self.row = 0
@@ -511,26 +639,38 @@ class _SheetReader:
     def _value(self) -> Cell:
         kind, raw = self.kind, self.value
         if kind == "s" and raw:
-            return self.strings[int(raw)]
+            try:
+                return self.strings[int(raw)]
+            except (IndexError, ValueError):
+                return DAMAGED
         if kind == "inlineStr":
-            return "".join(self.inline) if self.inline else None
+            return unescape("".join(self.inline)) if self.inline else None
         if raw is None or (raw == "" and kind != "str"):
             return UNCALCULATED if self.formula else None
         if kind == "n":
             if self.style in self.dates:
                 return self._moment(raw)
             try:
-                return Decimal(raw)
-            except InvalidOperation as exc:
-                raise ValueError(f"row {self.row}: not a number: {raw[:40]!r}") from exc
+                number = Decimal(raw)
+            except InvalidOperation:
+                return DAMAGED
+            if not number.is_finite():
+                return CellError("#NUM!")
+            width = self.padded.get(self.style)
+            if width and number == number.to_integral_value() and 0 <= number < 10**width:
+                return f"{int(number):0{width}d}"  # 000012, as the cell shows it
+            return number
         if kind == "str":
-            return raw
+            return unescape(raw)
         if kind == "b":
             return raw.strip() in ("1", "true")
         if kind == "e":
             return CellError(raw)
         if kind == "d":  # an ISO 8601 date cell (Strict files, some generators)
-            return datetime.fromisoformat(raw.strip().rstrip("Z"))
+            try:
+                return datetime.fromisoformat(raw.strip().rstrip("Z"))
+            except ValueError:
+                return DAMAGED
         return raw  # an unknown type: its text
 
     def _moment(self, raw: str) -> Cell:
@@ -539,9 +679,13 @@ class _SheetReader:
         if moment is None:
             try:
                 number = Decimal(raw)
-                moment = from_excel(float(number), self.epoch) if number.is_finite() else number
-            except InvalidOperation as exc:
-                raise ValueError(f"row {self.row}: not a number: {raw[:40]!r}") from exc
+                moment = (
+                    from_excel(float(number), self.epoch)
+                    if number.is_finite()
+                    else CellError("#NUM!")
+                )
+            except InvalidOperation:
+                moment = DAMAGED
             except (ValueError, OverflowError):
                 moment = number
             if len(self.moments) < 10_000:
@@ -624,6 +768,17 @@ def cell_text(value: Cell, kind: str) -> str:
             return _number_text(number) if number != cents else f"{cents:.2f}"
         if kind in ("date", "month") and number == number.to_integral_value() and number > 0:
             return _number_for_a_date(number, kind)
+        if kind in ("date", "month"):  # 2025.10 typed as a number is 2025.1: October or January?
+            shown = _number_text(number)
+            return BadCell(
+                shown,
+                f"the cell is the number {shown}, not a {kind}: a number drops trailing zeros "
+                "(2025.10 becomes 2025.1), so the month cannot be told; write it as text "
+                "(2025-10) or as a date",
+                f"该单元格是数字 {shown}，不是{'月份' if kind == 'month' else '日期'}："
+                "数字会去掉末尾的 0（2025.10 变成 2025.1），无法判断月份；"
+                "请写成文本（如 2025-10）或日期",
+            )
         if (
             kind in ("text", "enum", "accounts")
             and abs(number) >= 10**EXACT_DIGITS
@@ -657,6 +812,14 @@ def cell_text(value: Cell, kind: str) -> str:
             f"the cell holds the Excel error {value} (a formula that failed): correct it in the "
             "workbook",
             f"该单元格是 Excel 错误值 {value}（公式计算失败）：请在工作簿中改正",
+        )
+    if value is DAMAGED:
+        return BadCell(
+            "",
+            "the cell is damaged in the file (it refers to text or holds a number the workbook "
+            "does not have): open the workbook in Excel or WPS, save it, and import it again",
+            "该单元格在文件中已损坏（引用了不存在的文本或数值）："
+            "请用 Excel 或 WPS 打开并保存后重新导入",
         )
     if value is UNCALCULATED:
         return BadCell(

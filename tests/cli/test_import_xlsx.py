@@ -68,7 +68,7 @@ def test_unreadable_workbooks_exit_2_and_write_nothing(
     book.create_sheet("二月")
     book.save(missing)
     for path, reason in (
-        (corrupt, "不是 Excel 工作簿"),
+        (corrupt, "Excel 工作簿已损坏"),
         (bomb, "zip bomb"),
         (missing, "没有名为“收费记录”的工作表"),
     ):

@@ -217,10 +217,10 @@ def test_an_unreadable_import_fails_its_job_with_the_importers_message(
         session, batch, upload, ImportOptions(dry_run=True), None, RULES, jobs.InlineRunner(factory)
     )
     session.refresh(job)
-    assert job.status == "failed" and "不是 Excel 工作簿" in job.message
+    assert job.status == "failed" and "Excel 工作簿已损坏" in job.message
     assert job.result is not None and job.result["batch_id"] == batch.id
     session.refresh(batch)
-    assert batch.status == "failed" and "不是 Excel 工作簿" in (batch.message or "")
+    assert batch.status == "failed" and "Excel 工作簿已损坏" in (batch.message or "")
 
 
 def test_a_check_runs_as_a_job(session, factory) -> None:  # type: ignore[no-untyped-def]

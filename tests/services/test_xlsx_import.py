@@ -407,3 +407,147 @@ def test_a_filled_in_template_imports(session: Session, taxonomy, tmp_path: Path
         report.error_lines()
     )
     assert [s.record_type for s in report.sheets] == ORDER  # the empty sheets too
+
+
+# --- what an independent tester found -------------------------------------------------------
+
+
+def _rewrite(path: Path, member_end: str, change: Any, out: Path) -> Path:
+    """A copy of the workbook with one part's bytes changed (or the part left out: None)."""
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename.endswith(member_end):
+                data = change(data)
+                if data is None:
+                    continue
+            z.writestr(info.filename, data)
+    return out
+
+
+def _charge_rows(count: int) -> list[list[Any]]:
+    september = [date(2025, 9, 1), date(2025, 9, 30), date(2025, 9, 1), "6222001"]
+    return [CHARGE_HEADER] + [
+        [f"X{n:06d}", "K001", "C001", "伙食费", 10, *september] for n in range(count)
+    ]
+
+
+def test_a_sheet_damaged_near_its_end_writes_nothing(  # type: ignore[no-untyped-def]
+    session: Session, taxonomy, tmp_path: Path, with_children: None
+) -> None:
+    path = _book({"收费记录": _charge_rows(12_000)}, tmp_path / "big.xlsx")  # > 2 chunks
+    broken = _rewrite(
+        path, "sheet1.xml", lambda d: d[:-2000] + b"<row><c>" + d[-2000:], tmp_path / "b.xlsx"
+    )
+    report = _import(session, taxonomy, "charges", broken)
+    assert report.exit_code == 2 and "damaged" in (report.message or "")
+    assert "nothing was written" in (report.message or "")
+    assert _count(session, Charge) == 0
+
+
+def test_cells_the_file_describes_wrongly_reject_their_row(  # type: ignore[no-untyped-def]
+    session: Session, taxonomy, tmp_path: Path, with_children: None
+) -> None:
+    path = XLSX / "charges.libreoffice.xlsx"  # Calc writes shared strings
+    nan = _rewrite(
+        path,
+        "sheet1.xml",
+        lambda d: re.sub(rb'(<c r="E3"[^>]*><v>)[^<]*', rb"\g<1>NaN", d),
+        tmp_path / "nan.xlsx",
+    )
+    report = _import(session, taxonomy, "charges", nan, dry_run=True)
+    assert report.rejected == 1 and report.errors[0].where == "charges!E3"
+    index = _rewrite(
+        path,
+        "sheet1.xml",
+        lambda d: re.sub(rb'(<c r="A2"[^>]*t="s"[^>]*><v>)\d+', rb"\g<1>9999", d),
+        tmp_path / "index.xlsx",
+    )
+    report = _import(session, taxonomy, "charges", index, dry_run=True)
+    assert report.rejected == 1 and "damaged" in report.errors[0].reason
+    assert report.errors[0].where == "charges!A2"
+
+
+def test_a_month_typed_as_a_number_is_refused(  # type: ignore[no-untyped-def]
+    session: Session, taxonomy, tmp_path: Path, with_children: None
+) -> None:
+    rows: list[list[Any]] = [["园所代码", "幼儿编号", "月份", "缺勤天数", "开园天数"]]
+    rows += [["K001", "C001", 2025.10, 1, 20], ["K001", "C002", "2025.10", 1, 20]]
+    report = _import(session, taxonomy, "absences", _book({"缺勤记录": rows}, tmp_path / "a.xlsx"))
+    assert (report.created, report.rejected) == (1, 1)
+    assert report.errors[0].where == "缺勤记录!C2" and "2025.1" in report.errors[0].reason
+
+
+def test_merged_cells_spread_their_value(session: Session, taxonomy, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    book = OpenpyxlWorkbook()
+    sheet = book.active
+    sheet.title = "幼儿园"
+    sheet.append(["某区幼儿园名单"])
+    sheet.append(["幼儿园", None, "行政区划代码", "办园性质"])
+    sheet.append(["名称", "代码", None, None])
+    sheet.append(["一园", "K1", "110108", "公办"])
+    sheet.append(["二园", "K2", None, "民办普惠"])  # the district merged down its rows
+    sheet.merge_cells("A2:B2")
+    sheet.merge_cells("C2:C3")
+    sheet.merge_cells("D2:D3")
+    sheet.merge_cells("C4:C5")
+    path = tmp_path / "m.xlsx"
+    book.save(path)
+    report = _import(session, taxonomy, "kindergartens", path)
+    assert (report.created, report.rejected) == (2, 0), (report.message, report.error_lines())
+    regions = dict(session.execute(select(Kindergarten.code, Kindergarten.region_code)).all())
+    assert regions == {"K1": "110108", "K2": "110108"}
+
+
+def test_what_a_cell_shows_is_what_is_read(  # type: ignore[no-untyped-def]
+    session: Session, taxonomy, tmp_path: Path
+) -> None:
+    book = OpenpyxlWorkbook()
+    sheet = book.active
+    sheet.title = "幼儿园"
+    sheet.append(["园所代码", "园所名称", "行政区划代码", "办园性质"])
+    sheet.append([12, "一园_x000D_", 110108, "公办"])
+    sheet["A2"].number_format = "000000"  # shows 000012
+    sheet.append(["合  计", "1所"])
+    sheet.append(["单位负责人：", "王五", None, "填表人：张三"])
+    path = tmp_path / "k.xlsx"
+    book.save(path)
+    report = _import(session, taxonomy, "kindergartens", path)
+    assert (report.created, report.rejected) == (1, 0), report.error_lines()
+    assert session.execute(select(Kindergarten.code, Kindergarten.name)).one() == ("000012", "一园")
+    assert any("2 lines are totals, notes or page lines" in w for w in report.warnings)
+
+
+def test_empty_and_very_hidden_sheets(session: Session, taxonomy, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    sheets = _data_set()
+    sheets["退费"] = []
+    report = _import(session, taxonomy, "workbook", _book(sheets, tmp_path / "e.xlsx"))
+    assert (report.status, report.rejected) == ("committed", 0), report.message
+    assert "refunds" not in [s.record_type for s in report.sheets]
+    assert any("sheet '退费' is empty" in w for w in report.warnings)
+    book = OpenpyxlWorkbook()
+    book.active.title = "Sheet1"
+    book.create_sheet("幼儿园").sheet_state = "veryHidden"
+    book.save(tmp_path / "v.xlsx")
+    report = _import(session, taxonomy, "kindergartens", tmp_path / "v.xlsx")
+    assert report.exit_code == 2 and "very hidden" in (report.message or "")
+
+
+def test_password_protected_and_old_workbooks_are_told_apart(  # type: ignore[no-untyped-def]
+    session: Session, taxonomy, tmp_path: Path
+) -> None:
+    ole = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 504
+    encrypted = tmp_path / "e.xlsx"
+    encrypted.write_bytes(ole + "EncryptedPackage".encode("utf-16-le") + b"\x00" * 512)
+    old = tmp_path / "o.xls"
+    old.write_bytes(ole + "Workbook".encode("utf-16-le") + b"\x00" * 512)
+    for record_type in ("charges", "workbook"):
+        report = _import(session, taxonomy, record_type, encrypted)
+        assert report.exit_code == 2 and "password" in (report.message or "")
+        report = _import(session, taxonomy, record_type, old)
+        assert report.exit_code == 2 and "97-2003" in (report.message or "")
+    missing = _rewrite(
+        _book(_data_set(), tmp_path / "g.xlsx"), "sheet3.xml", lambda d: None, tmp_path / "m.xlsx"
+    )
+    report = _import(session, taxonomy, "workbook", missing)
+    assert report.exit_code == 2 and "damaged" in (report.message or "")

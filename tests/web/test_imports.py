@@ -125,7 +125,7 @@ def test_unreadable_upload_shows_one_clear_message(client: FlaskClient, users: N
     _login(client)
     batch_id = _batch_id(_upload(client, "kindergartens", b"PK\x03\x04 not a csv"))
     page = client.get(f"/imports/{batch_id}").get_data(as_text=True)
-    assert "不是 Excel 工作簿" in page
+    assert "Excel 工作簿已损坏" in page
 
 
 def test_rows_outside_the_users_region_are_rejected(
