@@ -17,7 +17,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy.exc import SQLAlchemyError
 
-from feecheck.cli.common import fail, workbook_stdout
+from feecheck.cli.common import fail, output_format, output_path, workbook_stdout
 from feecheck.domain.periods import DATE_MAX, DATE_MIN, Period
 from feecheck.domain.reasons import Refused
 from feecheck.engine.specs import Ruleset
@@ -42,6 +42,9 @@ def load_rules() -> Ruleset:
         fail(f"rules/ has {len(exc.problems)} problem(s); nothing was checked")
 
 
+FORMATS = ("text", "json", "csv", "xlsx")
+
+
 def _period(text: str) -> Period:
     try:
         period = Period.parse(text)
@@ -58,7 +61,10 @@ def _period(text: str) -> Period:
 @click.option("--kindergarten", "kindergarten_code", help="Only this kindergarten (code).")
 @click.option("--region", "region_code", help="Only this region (6-digit district/city/province).")
 @click.option(
-    "--format", "output", type=click.Choice(["text", "json", "csv", "xlsx"]), default="text"
+    "--format",
+    "output",
+    type=click.Choice(FORMATS),
+    help="text (default), json, csv or xlsx; with -o and no --format, from the file's suffix.",
 )
 @click.option(
     "-o",
@@ -87,7 +93,7 @@ def check_command(
     period_to: str | None,
     kindergarten_code: str | None,
     region_code: str | None,
-    output: str,
+    output: str | None,
     path: Path | None,
     as_of: str | None,
     explain: bool,
@@ -109,11 +115,11 @@ def check_command(
         judged_on = date.fromisoformat(as_of) if as_of else date.today()
     except ValueError:
         fail(f"--as-of must be YYYY-MM-DD, not {as_of!r}")
+    output = output_format(output, path, FORMATS)
     target: Any = None
     if output == "xlsx" and path is None and not queue:
         target = workbook_stdout()  # refused on a terminal before anything is checked
-    if path is not None and not path.parent.is_dir():
-        fail(f"-o {path}: 目录不存在 / no such directory {path.parent}")
+    output_path(path)
     ruleset = load_rules()
     workers = workers or int(current_app.config.get("CHECK_WORKERS") or 1)
     started = time.perf_counter()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import BinaryIO, NoReturn
 
 import click
@@ -23,3 +24,18 @@ def workbook_stdout() -> BinaryIO:
         )
     sys.stdout.flush()
     return sys.stdout.buffer
+
+
+def output_format(given: str | None, path: Path | None, formats: tuple[str, ...]) -> str:
+    """--format as given; else what -o's suffix names (a.xlsx: xlsx) if it is one of
+    `formats`; else the first of them."""
+    if given is not None:
+        return given
+    suffix = path.suffix.lower().lstrip(".") if path is not None else ""
+    return suffix if suffix in formats else formats[0]
+
+
+def output_path(path: Path | None) -> None:
+    """Refuse, with one line, an -o whose folder does not exist."""
+    if path is not None and not path.parent.is_dir():
+        fail(f"-o {path}: 目录不存在 / no such directory {path.parent}")

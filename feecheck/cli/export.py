@@ -9,7 +9,7 @@ from typing import Any
 import click
 from flask.cli import with_appcontext
 
-from feecheck.cli.common import fail, workbook_stdout
+from feecheck.cli.common import fail, output_format, output_path, workbook_stdout
 from feecheck.domain.regions import validate_region_code
 from feecheck.extensions import db
 from feecheck.services.exporting import export_csv, export_workbook
@@ -47,9 +47,7 @@ def export_command(
     """Export the records of one type, or of every type (all), in the columns the import reads:
     an export imports back unchanged. CSV: UTF-8 with BOM, cells escaped against formulas.
     xlsx: a sheet per type (幼儿园, 幼儿, 收费标准…), Chinese headers, dates and amounts typed."""
-    if output is None:
-        wants_xlsx = type_name == "all" or (path is not None and path.suffix.lower() == ".xlsx")
-        output = "xlsx" if wants_xlsx else "csv"
+    output = output_format(output, path, ("xlsx",) if type_name == "all" else ("csv", "xlsx"))
     if output == "csv" and type_name == "all":
         fail("all 导出为一个工作簿：请用 --format xlsx / all makes one workbook: use --format xlsx")
     if region_code is not None:
@@ -59,8 +57,7 @@ def export_command(
             fail(
                 f"--region 须为 6 位行政区划代码 / --region must be a 6-digit code: {region_code!r}"
             )
-    if path is not None and not path.parent.is_dir():
-        fail(f"-o {path}: 目录不存在 / no such directory {path.parent}")
+    output_path(path)
     types = list(RECORD_TYPES.values()) if type_name == "all" else [RECORD_TYPES[type_name]]
     session = db.session
     try:

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 from flask.cli import with_appcontext
 
-from feecheck.cli.common import fail, workbook_stdout
+from feecheck.cli.common import fail, output_format, output_path, workbook_stdout
 from feecheck.domain.categories import FollowUpOutcome, RefundState
 from feecheck.domain.reasons import Refused
 from feecheck.extensions import db
@@ -61,6 +61,9 @@ def _text(book: ledger_service.Ledger) -> str:
     return "\n".join(lines) + "\n"
 
 
+FORMATS = ("text", "json", "csv", "xlsx")
+
+
 @click.command("ledger")
 @click.option("--region", "region_code", help="Only this region (6-digit district/city/province).")
 @click.option("--kindergarten", "kindergarten_code", help="Only this kindergarten (code).")
@@ -71,7 +74,10 @@ def _text(book: ledger_service.Ledger) -> str:
     help="Only the items in this state (the totals follow).",
 )
 @click.option(
-    "--format", "output", type=click.Choice(["text", "json", "csv", "xlsx"]), default="text"
+    "--format",
+    "output",
+    type=click.Choice(FORMATS),
+    help="text (default), json, csv or xlsx; with -o and no --format, from the file's suffix.",
 )
 @click.option(
     "-o", "--output", "path", type=click.Path(dir_okay=False, path_type=Path), help="Write here."
@@ -82,13 +88,15 @@ def ledger_command(
     kindergarten_code: str | None,
     as_of: str | None,
     state: str | None,
-    output: str,
+    output: str | None,
     path: Path | None,
 ) -> None:
     """The refund-due ledger: per receipt, what each kindergarten owes families, refunded,
     outstanding, and the notice that demanded it. Overdue items first."""
     if region_code and kindergarten_code:
         fail("give --region or --kindergarten, not both")
+    output = output_format(output, path, FORMATS)
+    output_path(path)
     when = _day(as_of, "--as-of")
     try:
         book, _ = ledger_for(

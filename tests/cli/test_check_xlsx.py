@@ -114,3 +114,22 @@ def test_other_formats_can_go_to_a_file_too(demo: FlaskCliRunner, tmp_path: Path
     assert lines[0] == ",".join(CSV_COLUMNS) and len(lines) > 10
     missing = demo.invoke(main, shlex.split(f"{CHECK} -o {tmp_path}/nowhere/f.txt"))
     assert missing.exit_code == 2 and "no such directory" in missing.output
+
+
+def test_o_names_the_format_and_a_missing_folder_is_one_line(
+    demo: FlaskCliRunner, tmp_path: Path
+) -> None:
+    """`-o FILE.xlsx` without --format writes a workbook (check, ledger, export); an -o in a
+    folder that does not exist is refused with one line, exit 2, for every command."""
+    for command in (CHECK, "ledger", "export charges"):
+        out = tmp_path / f"{command.split()[0]}.xlsx"
+        result = demo.invoke(main, [*shlex.split(command), "-o", str(out)])
+        assert result.exit_code in (0, 3), result.output
+        assert out.read_bytes()[:4] == b"PK\x03\x04", command
+        missing = tmp_path / "nowhere" / "x.xlsx"
+        result = demo.invoke(main, [*shlex.split(command), "-o", str(missing)])
+        assert result.exit_code == 2 and "no such directory" in result.output, result.output
+        assert "Traceback" not in result.output
+    json_out = tmp_path / "ledger.json"
+    assert demo.invoke(main, ["ledger", "-o", str(json_out)]).exit_code == 0
+    assert json_out.read_text(encoding="utf-8").lstrip().startswith("{")
