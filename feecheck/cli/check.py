@@ -116,6 +116,11 @@ def check_command(
     except ValueError:
         fail(f"--as-of must be YYYY-MM-DD, not {as_of!r}")
     output = output_format(output, path, FORMATS)
+    if explain and output in ("csv", "xlsx"):
+        fail(
+            f"--explain 只用于 text 和 json 格式 / --explain adds its chains to text and json "
+            f"output, not to {output}"
+        )
     target: Any = None
     if output == "xlsx" and path is None and not queue:
         target = workbook_stdout()  # refused on a terminal before anything is checked

@@ -16,7 +16,7 @@ from feecheck.domain.reasons import Refused
 from feecheck.extensions import db
 from feecheck.models import Notice
 from feecheck.services import ledger as ledger_service
-from feecheck.services.exporting import write_csv, xlsx_bytes
+from feecheck.services.exporting import write_csv
 from feecheck.services.rectification import ledger_for, record_follow_up
 from feecheck.services.scope import NotFound
 
@@ -112,9 +112,7 @@ def ledger_command(
     except ValueError as exc:
         fail(str(exc))
     if output == "xlsx":
-        data = xlsx_bytes(
-            "ledger", list(ledger_service.COLUMNS), ledger_service.table(book, typed=True)
-        )
+        data = ledger_service.xlsx(book)
         if path is None:
             workbook_stdout().write(data)
             return

@@ -40,6 +40,7 @@ from sqlalchemy.orm import Session
 
 from feecheck.domain.money import money
 from feecheck.models import Charge, Child, Finding, Kindergarten, Notice, NoticeFinding, Refund
+from feecheck.services.exporting import XlsxWriter
 
 ZERO = Decimal("0.00")
 ORDERING = ("open", "acknowledged", "rectified")  # statuses whose refunds stand
@@ -455,3 +456,42 @@ def table(book: Ledger, typed: bool = False) -> list[list[Any]]:
         else:
             rows.append(["" if values[c] is None else values[c] for c in COLUMNS])
     return rows
+
+
+TOTALS_COLUMNS = ("as_of", "kindergarten_code", "items", "due", "refunded", "outstanding")
+TOTAL_ROW = "合计 / total"
+
+
+def totals_table(book: Ledger) -> list[list[Any]]:
+    """Due, refunded and outstanding per kindergarten, then the ledger's totals (the figures
+    of the text and JSON formats), typed for a workbook."""
+    per: dict[str, tuple[int, ReceiptTotals]] = {}
+    for item in book.items:
+        count, totals = per.get(item.kindergarten_code) or (0, ReceiptTotals())
+        totals.add(item)
+        per[item.kindergarten_code] = (count + 1, totals)
+    rows: list[list[Any]] = [
+        [book.as_of, code, count, money(t.due), money(t.refunded), money(t.outstanding)]
+        for code, (count, t) in sorted(per.items())
+    ]
+    total = book.totals
+    rows.append(
+        [
+            book.as_of,
+            TOTAL_ROW,
+            len(book.items),
+            money(total.due),
+            money(total.refunded),
+            money(total.outstanding),
+        ]
+    )
+    return rows
+
+
+def xlsx(book: Ledger) -> bytes:
+    """The ledger as a workbook: the items (COLUMNS, typed), then the totals per kindergarten
+    and for the whole ledger."""
+    writer = XlsxWriter()
+    writer.write_sheet("ledger", list(COLUMNS), table(book, typed=True))
+    writer.write_sheet("totals", list(TOTALS_COLUMNS), totals_table(book))
+    return writer.to_bytes()

@@ -133,3 +133,10 @@ def test_o_names_the_format_and_a_missing_folder_is_one_line(
     json_out = tmp_path / "ledger.json"
     assert demo.invoke(main, ["ledger", "-o", str(json_out)]).exit_code == 0
     assert json_out.read_text(encoding="utf-8").lstrip().startswith("{")
+
+
+def test_explain_is_refused_where_it_would_be_dropped(demo: FlaskCliRunner) -> None:
+    for output in ("csv", "xlsx"):
+        result = demo.invoke(main, shlex.split(f"{CHECK} --explain --format {output}"))
+        assert result.exit_code == 2 and "--explain adds its chains" in result.output
+    assert demo.invoke(main, shlex.split(f"{CHECK} --explain --format json")).exit_code == 3

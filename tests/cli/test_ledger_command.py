@@ -92,6 +92,13 @@ def test_csv_xlsx_and_text_say_the_same(demo: FlaskCliRunner, tmp_path: Path) ->
     assert sorted(Decimal(str(r[due])) for r in rows[1:]) == sorted(
         Decimal(i["due"]) for i in book["items"]
     )
+    totals = list(load_workbook(out)["totals"].iter_rows(values_only=True))
+    assert totals[0] == ("as_of", "kindergarten_code", "items", "due", "refunded", "outstanding")
+    assert totals[1][1] == PROHIBITED and totals[-1][1] == "合计 / total"
+    assert totals[-1][2] == len(book["items"])
+    assert [f"{Decimal(str(v)):.2f}" for v in totals[-1][3:]] == [
+        book["totals"][k] for k in ("due", "refunded", "outstanding")
+    ]
     text = demo.invoke(main, shlex.split(f"ledger --as-of {AS_OF}")).output
     assert f"未退 outstanding {_ledger(demo)['totals']['outstanding']}" in text
     both = demo.invoke(main, shlex.split(f"ledger --region 110108 --kindergarten {PROHIBITED}"))

@@ -20,7 +20,7 @@ from feecheck.domain.categories import FollowUpOutcome, RefundState
 from feecheck.domain.reasons import Refused
 from feecheck.extensions import db
 from feecheck.services import ledger, rectification
-from feecheck.services.exporting import write_csv, xlsx_bytes
+from feecheck.services.exporting import write_csv
 from feecheck.services.queries import regions_in_scope
 from feecheck.services.scope import SUPERVISING, Forbidden
 from feecheck.web.kindergartens.routes import download
@@ -101,7 +101,7 @@ def index() -> Response | str:
     if wanted in ("csv", "xlsx"):
         name = f"ledger-{code or region or current_user.region_code or 'all'}-{as_of}"
         if wanted == "xlsx":
-            data = xlsx_bytes("ledger", list(ledger.COLUMNS), ledger.table(book, typed=True))
+            data = ledger.xlsx(book)
             mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
             return download(data, f"{name}.xlsx", mimetype)
         buffer = io.StringIO()
