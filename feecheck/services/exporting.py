@@ -156,6 +156,7 @@ DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
 AMOUNT_FORMAT = "0.00"
 MIN_WIDTH = 8  # characters (a Chinese character counts 2)
 MAX_WIDTH = 60
+CELL_LIMIT = 32_767  # characters in one Excel cell
 WIDTH_SAMPLE = 1000  # rows measured for the column widths before a sheet streams on
 VALIDATION_ROWS = 5000  # the last row a template's drop-down lists cover
 INLINE_LIST_LIMIT = 255  # Excel's longest list written into a validation's formula
@@ -285,7 +286,11 @@ class XlsxSheet:
 
     def _text(self, value: str) -> Cell:
         """A text cell: never a formula (nor an error value like #N/A), the text unchanged; a
-        text that looks like a formula is marked as text (quotePrefix, no apostrophe added)."""
+        text that looks like a formula is marked as text (quotePrefix, no apostrophe added). A
+        text longer than a cell holds (CELL_LIMIT) is cut, with … at its end: Excel would
+        otherwise refuse to open the workbook as it is."""
+        if len(value) > CELL_LIMIT:
+            value = value[: CELL_LIMIT - 1] + "…"
         cell = WriteOnlyCell(self._ws, value=ILLEGAL_CHARACTERS_RE.sub("\ufffd", value))
         cell.data_type = "s"
         if value.startswith(FORMULA_PREFIXES):

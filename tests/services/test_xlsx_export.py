@@ -279,3 +279,11 @@ def test_an_export_keeps_to_its_region(session: Session) -> None:
     export_workbook(session, types, everywhere)
     codes = [r[0].value for r in _book(everywhere.getvalue())["幼儿园"].iter_rows(min_row=2)]
     assert codes == ["K-HD", "K-XH"]
+
+
+def test_a_text_longer_than_a_cell_is_cut_with_an_ellipsis() -> None:
+    long = "证" * (exporting.CELL_LIMIT + 10)
+    ws = _book(xlsx_bytes("s", ["evidence"], [[long], ["短"]]))["s"]
+    value = ws["A2"].value
+    assert len(value) == exporting.CELL_LIMIT and value.endswith("…") and value[0] == "证"
+    assert ws["A3"].value == "短"
