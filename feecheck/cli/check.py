@@ -17,7 +17,15 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy.exc import SQLAlchemyError
 
-from feecheck.cli.common import fail, output_format, output_path, workbook_stdout
+from feecheck.cli.common import (
+    FORMATS,
+    fail,
+    format_option,
+    output_format,
+    output_option,
+    output_path,
+    workbook_stdout,
+)
 from feecheck.domain.periods import DATE_MAX, DATE_MIN, Period
 from feecheck.domain.reasons import Refused
 from feecheck.engine.specs import Ruleset
@@ -42,9 +50,6 @@ def load_rules() -> Ruleset:
         fail(f"rules/ has {len(exc.problems)} problem(s); nothing was checked")
 
 
-FORMATS = ("text", "json", "csv", "xlsx")
-
-
 def _period(text: str) -> Period:
     try:
         period = Period.parse(text)
@@ -60,19 +65,8 @@ def _period(text: str) -> Period:
 @click.option("--to", "period_to", help="Last month, YYYY-MM (default: --period).")
 @click.option("--kindergarten", "kindergarten_code", help="Only this kindergarten (code).")
 @click.option("--region", "region_code", help="Only this region (6-digit district/city/province).")
-@click.option(
-    "--format",
-    "output",
-    type=click.Choice(FORMATS),
-    help="text (default), json, csv or xlsx; with -o and no --format, from the file's suffix.",
-)
-@click.option(
-    "-o",
-    "--output",
-    "path",
-    type=click.Path(dir_okay=False, writable=True, path_type=Path),
-    help="Write the findings to this file (xlsx: a workbook) instead of standard output.",
-)
+@format_option()
+@output_option("Write the findings to this file (xlsx: a workbook) instead of standard output.")
 @click.option("--as-of", "as_of", help="Judge as on this date (YYYY-MM-DD); default today.")
 @click.option("--explain", is_flag=True, help="Show records -> figures -> parameters -> outcome.")
 @click.option(

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO, NoReturn
+from typing import Any, BinaryIO, NoReturn
 
 import click
 
@@ -39,3 +40,26 @@ def output_path(path: Path | None) -> None:
     """Refuse, with one line, an -o whose folder does not exist."""
     if path is not None and not path.parent.is_dir():
         fail(f"-o {path}: 目录不存在 / no such directory {path.parent}")
+
+
+FORMATS = ("text", "json", "csv", "xlsx")  # check's and ledger's --format
+
+
+def format_option(
+    formats: tuple[str, ...] = FORMATS,
+    help: str = "text (default), json, csv or xlsx; with -o and no --format, from the file's "
+    "suffix.",
+) -> Callable[[Any], Any]:
+    """--format (into the parameter `output`), None when not given: see output_format."""
+    return click.option("--format", "output", type=click.Choice(formats), help=help)
+
+
+def output_option(help: str = "Write here instead of standard output.") -> Callable[[Any], Any]:
+    """-o/--output FILE (into the parameter `path`)."""
+    return click.option(
+        "-o",
+        "--output",
+        "path",
+        type=click.Path(dir_okay=False, writable=True, path_type=Path),
+        help=help,
+    )

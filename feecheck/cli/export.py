@@ -9,7 +9,14 @@ from typing import Any
 import click
 from flask.cli import with_appcontext
 
-from feecheck.cli.common import fail, output_format, output_path, workbook_stdout
+from feecheck.cli.common import (
+    fail,
+    format_option,
+    output_format,
+    output_option,
+    output_path,
+    workbook_stdout,
+)
 from feecheck.domain.regions import validate_region_code
 from feecheck.extensions import db
 from feecheck.services.exporting import export_csv, export_workbook
@@ -19,12 +26,10 @@ from feecheck.services.record_types import RECORD_TYPES
 @click.command("export")
 @click.argument("type_name", metavar="TYPE|all", type=click.Choice([*RECORD_TYPES, "all"]))
 @click.option("--region", "region_code", help="Only this region (6-digit district/city/province).")
-@click.option(
-    "--format",
-    "output",
-    type=click.Choice(["csv", "xlsx"]),
-    help="csv (one type) or xlsx (a workbook: a sheet per type); default: from -o's suffix, "
-    "else csv (xlsx for all).",
+@format_option(
+    ("csv", "xlsx"),
+    "csv (one type) or xlsx (a workbook: a sheet per type); default: from -o's suffix, else "
+    "csv (xlsx for all).",
 )
 @click.option(
     "--language",
@@ -33,13 +38,7 @@ from feecheck.services.record_types import RECORD_TYPES
     show_default=True,
     help="The CSV's headers and enum values (a workbook is always in Chinese).",
 )
-@click.option(
-    "-o",
-    "--output",
-    "path",
-    type=click.Path(dir_okay=False, writable=True, path_type=Path),
-    help="Write here instead of standard output.",
-)
+@output_option()
 @with_appcontext
 def export_command(
     type_name: str, region_code: str | None, output: str | None, language: str, path: Path | None

@@ -10,7 +10,15 @@ from pathlib import Path
 import click
 from flask.cli import with_appcontext
 
-from feecheck.cli.common import fail, output_format, output_path, workbook_stdout
+from feecheck.cli.common import (
+    FORMATS,
+    fail,
+    format_option,
+    output_format,
+    output_option,
+    output_path,
+    workbook_stdout,
+)
 from feecheck.domain.categories import FollowUpOutcome, RefundState
 from feecheck.domain.reasons import Refused
 from feecheck.extensions import db
@@ -61,9 +69,6 @@ def _text(book: ledger_service.Ledger) -> str:
     return "\n".join(lines) + "\n"
 
 
-FORMATS = ("text", "json", "csv", "xlsx")
-
-
 @click.command("ledger")
 @click.option("--region", "region_code", help="Only this region (6-digit district/city/province).")
 @click.option("--kindergarten", "kindergarten_code", help="Only this kindergarten (code).")
@@ -73,15 +78,8 @@ FORMATS = ("text", "json", "csv", "xlsx")
     type=click.Choice(RefundState.values()),
     help="Only the items in this state (the totals follow).",
 )
-@click.option(
-    "--format",
-    "output",
-    type=click.Choice(FORMATS),
-    help="text (default), json, csv or xlsx; with -o and no --format, from the file's suffix.",
-)
-@click.option(
-    "-o", "--output", "path", type=click.Path(dir_okay=False, path_type=Path), help="Write here."
-)
+@format_option()
+@output_option()
 @with_appcontext
 def ledger_command(
     region_code: str | None,

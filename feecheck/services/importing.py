@@ -983,7 +983,8 @@ def run_import(
         writing = False
         with _fewer_collections():
             for source in sources:
-                writing = _import_source(
+                before = _counts(report)
+                writing = _import_rows(
                     session,
                     source,
                     batch,
@@ -995,8 +996,8 @@ def run_import(
                     on_error,
                     expected,
                     writing,
-                    several=record_type_name == WORKBOOK,
                 )
+                _source_done(report, source, before, several=record_type_name == WORKBOOK)
     except Refused as exc:  # the file (FileRefused) or a lock (Busy)
         _stopped(session, report, exc.en, exc.zh)
     except (csv.Error, UnicodeDecodeError) as exc:
@@ -1136,45 +1137,19 @@ def _empty(workbook: Workbook, sheet: Sheet) -> bool:
     return True
 
 
-def _import_source(
-    session: Session,
-    source: TableSource,
-    batch: ImportBatch,
-    taxonomy: FeeItemTaxonomy,
-    actor: Actor,
-    options: ImportOptions,
-    report: ImportReport,
-    progress: Progress | None,
-    on_error: Callable[[Problem], None] | None,
-    expected: int,
-    writing: bool,
-    several: bool,
-) -> bool:
-    """One source's rows into the report; a workbook's sheets also counted one by one."""
-    before = (report.rows_total, report.created, report.updated, report.unchanged, report.rejected)
-    writing = _import_rows(
-        session,
-        source,
-        batch,
-        taxonomy,
-        actor,
-        options,
-        report,
-        progress,
-        on_error,
-        expected,
-        writing,
-    )
+def _counts(report: ImportReport) -> tuple[int, int, int, int, int]:
+    return (report.rows_total, report.created, report.updated, report.unchanged, report.rejected)
+
+
+def _source_done(
+    report: ImportReport, source: TableSource, before: tuple[int, ...], several: bool
+) -> None:
+    """A source's notes into the report; a workbook's sheet also counted on its own."""
     sheet = source.sheet.name if isinstance(source, SheetSource) and source.sheet else ""
     report.warnings.extend(f"{sheet}: {note}" if sheet else note for note in source.notes)
     if several:
-        now = (report.rows_total, report.created, report.updated, report.unchanged, report.rejected)
-        report.sheets.append(
-            SheetCounts(
-                sheet, source.record_type.name, *(b - a for a, b in zip(before, now, strict=True))
-            )
-        )
-    return writing
+        counts = (now - then for then, now in zip(before, _counts(report), strict=True))
+        report.sheets.append(SheetCounts(sheet, source.record_type.name, *counts))
 
 
 GC_THRESHOLD = 50_000  # allocations between young collections while an import runs (700 else)

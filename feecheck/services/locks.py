@@ -53,12 +53,17 @@ def begin_write(session: Session, name: str) -> None:
                 session.commit()
             session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
         elif dialect == "postgresql":
-            session.execute(text(f"SET LOCAL lock_timeout = '{LOCK_WAIT_SECONDS}s'"))
-            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock_key(name)})
-            session.execute(text("SET LOCAL lock_timeout = 0"))
+            _advisory_lock(session, name)
     except OperationalError as exc:
         session.rollback()
         raise busy(name) from exc
+
+
+def _advisory_lock(session: Session, name: str) -> None:
+    """PostgreSQL: the transaction-level advisory lock on `name`, waiting LOCK_WAIT_SECONDS."""
+    session.execute(text(f"SET LOCAL lock_timeout = '{LOCK_WAIT_SECONDS}s'"))
+    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock_key(name)})
+    session.execute(text("SET LOCAL lock_timeout = 0"))
 
 
 def also_lock(session: Session, name: str) -> None:
@@ -68,9 +73,7 @@ def also_lock(session: Session, name: str) -> None:
     if session.get_bind().dialect.name != "postgresql":
         return
     try:
-        session.execute(text(f"SET LOCAL lock_timeout = '{LOCK_WAIT_SECONDS}s'"))
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock_key(name)})
-        session.execute(text("SET LOCAL lock_timeout = 0"))
+        _advisory_lock(session, name)
     except OperationalError as exc:
         session.rollback()
         raise busy(name) from exc

@@ -17,30 +17,20 @@ from typing import Any
 
 import pytest
 from openpyxl import Workbook as OpenpyxlWorkbook
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from feecheck.models import Charge, Child, ImportBatch, Inspection, Kindergarten
 from feecheck.services import workbooks
-from feecheck.services.importing import ImportOptions, ImportReport, run_import
 from feecheck.services.record_types import RECORD_TYPES
 from feecheck.services.workbooks import CellError, Workbook
+from tests.services.test_importing import _count, _import
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 XLSX = DATA / "xlsx"
 ORDER = list(RECORD_TYPES)
 CHARGE_HEADER = ["票据号", "园所代码", "幼儿编号", "收费项目", "金额", "收费期间起", "收费期间止"]
 CHARGE_HEADER += ["缴费日期", "收款账户"]
-
-
-def _import(session: Session, taxonomy, record_type: str, path: Path, **options) -> ImportReport:  # type: ignore[no-untyped-def]
-    return run_import(
-        session, record_type, path, taxonomy=taxonomy, options=ImportOptions(**options)
-    )
-
-
-def _count(session: Session, model) -> int:  # type: ignore[no-untyped-def]
-    return session.scalar(select(func.count()).select_from(model)) or 0
 
 
 def _typed(cell: str) -> Any:
@@ -449,23 +439,19 @@ def test_cells_the_file_describes_wrongly_reject_their_row(  # type: ignore[no-u
     session: Session, taxonomy, tmp_path: Path, with_children: None
 ) -> None:
     path = XLSX / "charges.libreoffice.xlsx"  # Calc writes shared strings
-    nan = _rewrite(
-        path,
-        "sheet1.xml",
-        lambda d: re.sub(rb'(<c r="E3"[^>]*><v>)[^<]*', rb"\g<1>NaN", d),
-        tmp_path / "nan.xlsx",
-    )
-    report = _import(session, taxonomy, "charges", nan, dry_run=True)
-    assert report.rejected == 1 and report.errors[0].where == "charges!E3"
-    index = _rewrite(
-        path,
-        "sheet1.xml",
-        lambda d: re.sub(rb'(<c r="A2"[^>]*t="s"[^>]*><v>)\d+', rb"\g<1>9999", d),
-        tmp_path / "index.xlsx",
-    )
-    report = _import(session, taxonomy, "charges", index, dry_run=True)
-    assert report.rejected == 1 and "damaged" in report.errors[0].reason
-    assert report.errors[0].where == "charges!A2"
+    for name, pattern, replacement, cell, reason in (
+        ("nan", rb'(<c r="E3"[^>]*><v>)[^<]*', rb"\g<1>NaN", "charges!E3", "#NUM!"),
+        ("index", rb'(<c r="A2"[^>]*t="s"[^>]*><v>)\d+', rb"\g<1>9999", "charges!A2", "damaged"),
+    ):
+        changed = _rewrite(
+            path,
+            "sheet1.xml",
+            lambda d, p=pattern, r=replacement: re.sub(p, r, d),
+            tmp_path / f"{name}.xlsx",
+        )
+        report = _import(session, taxonomy, "charges", changed, dry_run=True)
+        assert report.rejected == 1 and report.errors[0].where == cell, report.error_lines()
+        assert reason in report.errors[0].reason
 
 
 def test_a_month_typed_as_a_number_is_refused(  # type: ignore[no-untyped-def]
